@@ -1,0 +1,59 @@
+/**
+ * Typed domain errors. Each carries the HTTP status it maps to, so the mapping lives in one
+ * place (functions/shared/http.ts). Only errors below 500 expose their message to clients.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly statusCode: number;
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class InputInvalid extends DomainError {
+  readonly statusCode = 400;
+  readonly code = 'INPUT_INVALID';
+}
+
+export class Unauthorized extends DomainError {
+  readonly statusCode = 401;
+  readonly code = 'UNAUTHORIZED';
+}
+
+export class JobNotFound extends DomainError {
+  readonly statusCode = 404;
+  readonly code = 'JOB_NOT_FOUND';
+  constructor(jobId: string) {
+    super(`Job ${jobId} does not exist`);
+  }
+}
+
+export class IllegalTransition extends DomainError {
+  readonly statusCode = 409;
+  readonly code = 'ILLEGAL_TRANSITION';
+}
+
+export class IdempotencyConflict extends DomainError {
+  readonly statusCode = 409;
+  readonly code = 'IDEMPOTENCY_CONFLICT';
+}
+
+export class PayloadTooLarge extends DomainError {
+  readonly statusCode = 413;
+  readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+export class UnsupportedMediaType extends DomainError {
+  readonly statusCode = 415;
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
+}
+
+/** Raised when a downstream dependency (workflow, storage) refuses work; safe to retry. */
+export class ServiceUnavailable extends DomainError {
+  readonly statusCode = 503;
+  readonly code = 'SERVICE_UNAVAILABLE';
+}

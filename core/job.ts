@@ -1,0 +1,126 @@
+/**
+ * The job model and its state machine. Pure: no I/O, no AWS imports.
+ *
+ *   QUEUED ──► RUNNING ──► SUCCEEDED | PARTIAL | FAILED | TIMED_OUT
+ *     │  └──────────────────► FAILED | TIMED_OUT
+ *     └─────────┴──► CANCELLED
+ *
+ * RUNNING → RUNNING is a new attempt (redelivery, workflow retry). Terminal states are
+ * immutable: the first writer wins, every later writer gets IllegalTransition.
+ */
+export const JOB_STATUSES = [
+  'QUEUED',
+  'RUNNING',
+  'SUCCEEDED',
+  'PARTIAL',
+  'FAILED',
+  'CANCELLED',
+  'TIMED_OUT',
+] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+
+/** For each target status, the statuses a job may be in to move there. */
+export const ALLOWED_SOURCES: Readonly<Record<JobStatus, readonly JobStatus[]>> = {
+  QUEUED: [],
+  RUNNING: ['QUEUED', 'RUNNING'],
+  SUCCEEDED: ['RUNNING'],
+  PARTIAL: ['RUNNING'],
+  FAILED: ['QUEUED', 'RUNNING'],
+  CANCELLED: ['QUEUED', 'RUNNING'],
+  TIMED_OUT: ['QUEUED', 'RUNNING'],
+};
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+export function canTransition(from: JobStatus, to: JobStatus): boolean {
+  return ALLOWED_SOURCES[to].includes(from);
+}
+
+export type ErrorType = 'BUSINESS' | 'TECHNICAL';
+
+export interface JobError {
+  type: ErrorType;
+  code: string;
+  message: string;
+}
+
+export interface Artifact {
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  /** S3 object key; never shown to clients, who get a presigned `url` instead. */
+  key: string;
+}
+
+export interface Job {
+  jobId: string;
+  owner: string;
+  robot: string;
+  status: JobStatus;
+  input: Record<string, unknown>;
+  callbackUrl?: string;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  error?: JobError;
+  artifacts: Artifact[];
+  /** sha256 of the submission, to tell an idempotent replay from a conflicting reuse of a key. */
+  requestHash: string;
+  idempotencyKey?: string;
+  executionArn?: string;
+}
+
+/** The job as clients see it. */
+export interface JobView {
+  jobId: string;
+  robot: string;
+  status: JobStatus;
+  input: Record<string, unknown>;
+  callbackUrl?: string;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  error?: JobError;
+  artifacts: ArtifactView[];
+}
+
+export interface ArtifactView {
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  url?: string;
+}
+
+export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map()): JobView {
+  return {
+    jobId: job.jobId,
+    robot: job.robot,
+    status: job.status,
+    input: job.input,
+    ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+    attempts: job.attempts,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+    ...(job.error ? { error: job.error } : {}),
+    artifacts: job.artifacts.map(({ name, contentType, size, sha256, key }) => {
+      const url = urls.get(key);
+      return { name, contentType, size, sha256, ...(url ? { url } : {}) };
+    }),
+  };
+}
+
+/** Who is asking: the Cognito `sub` and whether the caller is in the `admins` group. */
+export interface Caller {
+  sub: string;
+  isAdmin: boolean;
+}
+
+export function canSee(caller: Caller, job: Job): boolean {
+  return caller.isAdmin || caller.sub === job.owner;
+}

@@ -1,0 +1,40 @@
+/**
+ * What the workflow, the robot worker and the settle steps say to each other. Payloads carry
+ * the job id, never the robot input (Step Functions and SQS payloads are capped at 256 KB).
+ */
+
+/** Input of one workflow execution; the execution is named after the job. */
+export interface WorkflowInput {
+  jobId: string;
+}
+
+/** Body of the SQS message the workflow sends to the robot fleet. */
+export interface RobotTaskMessage {
+  jobId: string;
+  taskToken: string;
+}
+
+/** What the worker reports with SendTaskSuccess. */
+export interface RobotResult {
+  status: 'SUCCEEDED' | 'PARTIAL';
+  artifactCount: number;
+}
+
+/** Error names the worker reports with SendTaskFailure; the workflow retries only TECHNICAL. */
+export const RobotErrorName = {
+  business: 'Robot.Business',
+  technical: 'Robot.Technical',
+  cancelled: 'Robot.Cancelled',
+} as const;
+
+/** Input of the finalize step (success path). */
+export interface FinalizeInput {
+  jobId: string;
+  result: RobotResult;
+}
+
+/** Input of the fail step: the Error/Cause pair Step Functions puts in a Catch result. */
+export interface FailInput {
+  jobId: string;
+  failure: { Error?: string; Cause?: string };
+}
