@@ -8,8 +8,9 @@ export abstract class DomainError extends Error {
   constructor(
     message: string,
     readonly details?: unknown,
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
   }
 }

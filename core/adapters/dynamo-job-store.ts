@@ -1,0 +1,184 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { IllegalTransition, InputInvalid, JobNotFound } from '../errors';
+import { ALLOWED_SOURCES, type Artifact, type Job, type JobStatus } from '../job';
+import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
+import { JOBS_TABLE } from '../table-schema';
+
+/** Constant partition of the admin index: every job item carries it. */
+const JOB_ENTITY = 'JOB';
+
+/**
+ * Jobs in one DynamoDB item each. The robot input is stored as a JSON string: it is opaque to
+ * the table, and this keeps empty strings and nested shapes exactly as submitted.
+ */
+export class DynamoJobStore implements JobStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(job: Job): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(toItem(job), { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(#id)',
+          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async get(jobId: string): Promise<Job | undefined> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: this.key(jobId), ConsistentRead: true }),
+    );
+    return Item ? fromItem(unmarshall(Item)) : undefined;
+  }
+
+  async transition(jobId: string, to: JobStatus, change: TransitionChange): Promise<Job> {
+    const sources = ALLOWED_SOURCES[to];
+    const values: Record<string, unknown> = { ':to': to, ':now': change.now };
+    sources.forEach((status, i) => (values[`:from${i}`] = status));
+    const sets = ['#status = :to', 'updatedAt = :now'];
+    if (change.error) {
+      sets.push('#error = :error');
+      values[':error'] = change.error;
+    }
+    if (change.countAttempt) {
+      sets.push('attempts = attempts + :one');
+      values[':one'] = 1;
+    }
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(jobId),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: `attribute_exists(#id) AND #status IN (${sources.map((_, i) => `:from${i}`).join(', ')})`,
+          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey, '#status': 'status', ...(change.error ? { '#error': 'error' } : {}) },
+          ExpressionAttributeValues: marshall(values),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromItem(unmarshall(Attributes ?? {}));
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.get(jobId);
+      if (!current) throw new JobNotFound(jobId);
+      throw new IllegalTransition(`Job ${jobId} is ${current.status} and cannot become ${to}`);
+    }
+  }
+
+  async setExecutionArn(jobId: string, executionArn: string): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.key(jobId),
+        UpdateExpression: 'SET executionArn = :arn',
+        ConditionExpression: 'attribute_exists(#id)',
+        ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
+        ExpressionAttributeValues: marshall({ ':arn': executionArn }),
+      }),
+    );
+  }
+
+  async addArtifact(jobId: string, artifact: Artifact, now: string): Promise<void> {
+    // Read-modify-write guarded by updatedAt, so two writers never drop each other's artifact.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const job = await this.get(jobId);
+      if (!job) throw new JobNotFound(jobId);
+      if (job.status !== 'RUNNING') throw new IllegalTransition(`Job ${jobId} is ${job.status}; artifacts are only added while RUNNING`);
+      const artifacts = [...job.artifacts.filter((a) => a.name !== artifact.name), artifact];
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: this.key(jobId),
+            UpdateExpression: 'SET artifacts = :artifacts, updatedAt = :now',
+            ConditionExpression: '#status = :running AND updatedAt = :seen',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: marshall({ ':artifacts': artifacts, ':now': now, ':running': 'RUNNING', ':seen': job.updatedAt }),
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    throw new IllegalTransition(`Job ${jobId} kept changing while an artifact was recorded`);
+  }
+
+  async list(query: JobListQuery): Promise<JobPage> {
+    const index = query.owner ? JOBS_TABLE.byOwnerIndex : JOBS_TABLE.byCreatedIndex;
+    const partition = query.owner ?? JOB_ENTITY;
+    let startKey = query.nextToken ? decodeCursor(query.nextToken, index.partitionKey, partition) : undefined;
+    const jobs: Job[] = [];
+    // A status filter is applied after the key condition, so a page may need several reads.
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: index.name,
+          KeyConditionExpression: '#pk = :pk',
+          ...(query.status ? { FilterExpression: '#status = :status' } : {}),
+          ExpressionAttributeNames: { '#pk': index.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
+          ExpressionAttributeValues: marshall({ ':pk': partition, ...(query.status ? { ':status': query.status } : {}) }),
+          ScanIndexForward: false,
+          Limit: query.limit - jobs.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      jobs.push(...(page.Items ?? []).map((item) => fromItem(unmarshall(item))));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && jobs.length < query.limit);
+    return { jobs, ...(startKey ? { nextToken: encodeCursor(startKey) } : {}) };
+  }
+
+  private key(jobId: string): Record<string, AttributeValue> {
+    return marshall({ [JOBS_TABLE.partitionKey]: jobId });
+  }
+}
+
+function toItem(job: Job): Record<string, unknown> {
+  const { input, ...rest } = job;
+  return { ...rest, inputJson: JSON.stringify(input), entity: JOB_ENTITY, createdKey: `${job.createdAt}#${job.jobId}` };
+}
+
+function fromItem(item: Record<string, unknown>): Job {
+  const { inputJson, entity: _entity, createdKey: _createdKey, ...rest } = item;
+  return { ...(rest as Omit<Job, 'input'>), input: JSON.parse(String(inputJson)) as Record<string, unknown> };
+}
+
+function encodeCursor(key: Record<string, AttributeValue>): string {
+  return Buffer.from(JSON.stringify(unmarshall(key))).toString('base64url');
+}
+
+/** A cursor is only honoured for the listing it came from, so it cannot reach other owners' jobs. */
+function decodeCursor(token: string, partitionKey: string, partition: string): Record<string, AttributeValue> {
+  try {
+    const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const valid =
+      key[partitionKey] === partition &&
+      Object.keys(key).length === 3 &&
+      Object.values(key).every((value) => typeof value === 'string' && value.length <= 512);
+    if (valid) return marshall(key);
+  } catch {
+    // fall through to the error below
+  }
+  throw new InputInvalid('nextToken is invalid', { fields: [{ field: 'nextToken', message: 'is not a token this listing returned' }] });
+}

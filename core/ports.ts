@@ -1,0 +1,47 @@
+import type { Artifact, Job, JobError, JobStatus } from './job';
+
+/** Persistence of jobs. Every status change is one conditional write on one item. */
+export interface JobStore {
+  /** Writes a new job; false when a job with this id exists already (idempotent replay). */
+  create(job: Job): Promise<boolean>;
+  get(jobId: string): Promise<Job | undefined>;
+  /**
+   * Moves the job to `to` if its current status allows it (core/job.ts ALLOWED_SOURCES).
+   * Throws JobNotFound or IllegalTransition; returns the job as written.
+   */
+  transition(jobId: string, to: JobStatus, change: TransitionChange): Promise<Job>;
+  setExecutionArn(jobId: string, executionArn: string): Promise<void>;
+  /** Appends an artifact while the job runs; replaces one of the same name (re-run of an attempt). */
+  addArtifact(jobId: string, artifact: Artifact, now: string): Promise<void>;
+  list(query: JobListQuery): Promise<JobPage>;
+}
+
+export interface TransitionChange {
+  now: string;
+  error?: JobError;
+  /** Counts a new robot attempt (→ RUNNING). */
+  countAttempt?: boolean;
+}
+
+export interface JobListQuery {
+  /** Only this owner's jobs; undefined lists everyone's (admins). */
+  owner?: string;
+  status?: JobStatus;
+  limit: number;
+  nextToken?: string;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  nextToken?: string;
+}
+
+/** Starts the job workflow; idempotent per job id. Returns the execution ARN. */
+export interface WorkflowStarter {
+  start(jobId: string): Promise<string>;
+}
+
+/** Short-lived download links for artifacts. */
+export interface ArtifactLinks {
+  presign(key: string, downloadName: string): Promise<string>;
+}

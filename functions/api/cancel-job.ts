@@ -1,0 +1,11 @@
+import { cancelJob } from '../../core/jobs';
+import { jobStoreFromEnv } from '../shared/adapters';
+import { apiHandler, callerOf, json, pathParam } from '../shared/http';
+
+const store = jobStoreFromEnv();
+
+/** POST /jobs/{jobId}/cancel — QUEUED or RUNNING jobs only; the robot stops at its next check. */
+export const handler = apiHandler(async (event) => {
+  const caller = callerOf(event);
+  return json(200, await cancelJob(store, caller, pathParam(event, 'jobId')));
+});

@@ -1,0 +1,95 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { DomainError, InputInvalid, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '../../core/errors';
+import type { Caller } from '../../core/job';
+import { createLogger } from '../../core/logger';
+
+/** Job submissions carry their input inline; larger data belongs in a spreadsheet upload or S3. */
+export const MAX_JSON_BODY_BYTES = 256 * 1024;
+
+const logger = createLogger({ component: 'api' });
+
+const RESPONSE_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
+  return { statusCode, headers: { ...RESPONSE_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/**
+ * Maps every error to the JSON error shape `{error: {code, message, details}}`. Domain errors
+ * (< 500) carry their message; anything else is logged and answered with a generic 500.
+ */
+export function httpErrors(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+  const onError: middy.MiddlewareFn<APIGatewayProxyEvent, APIGatewayProxyResult> = async (request) => {
+    const error = request.error;
+    if (error instanceof DomainError) {
+      const exposed = error.statusCode < 500;
+      if (!exposed) logger.error('request failed', { path: request.event.path, code: error.code, error: error.cause instanceof Error ? error.cause : error });
+      request.response = json(error.statusCode, {
+        error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) },
+      });
+      return;
+    }
+    logger.error('unhandled error', { path: request.event.path, error: error instanceof Error ? error : String(error) });
+    request.response = json(500, { error: { code: 'INTERNAL_ERROR', message: 'Internal error' } });
+  };
+  return { onError };
+}
+
+/** The caller as the Cognito authorizer saw them; a missing claim means no valid token. */
+export function callerOf(event: APIGatewayProxyEvent): Caller {
+  const claims = event.requestContext.authorizer?.claims as Record<string, unknown> | undefined;
+  const sub = claims?.sub;
+  if (typeof sub !== 'string' || sub === '') throw new Unauthorized('A valid token is required');
+  return { sub, isAdmin: groupsOf(claims?.['cognito:groups']).includes('admins') };
+}
+
+/** API Gateway flattens the groups claim to a string such as "admins" or "[admins clients]". */
+function groupsOf(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.map(String);
+  if (typeof claim !== 'string') return [];
+  return claim.split(/[\s,[\]]+/).filter(Boolean);
+}
+
+export function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  const entry = Object.entries(event.headers ?? {}).find(([key]) => key.toLowerCase() === wanted);
+  return entry?.[1] ?? undefined;
+}
+
+export function bodyBytes(event: APIGatewayProxyEvent): Buffer {
+  if (!event.body) return Buffer.alloc(0);
+  return Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+}
+
+/** Parses a JSON request body, refusing other media types, oversized bodies and malformed JSON. */
+export function jsonBodyOf(event: APIGatewayProxyEvent): unknown {
+  const contentType = headerOf(event, 'content-type') ?? '';
+  if (!/^application\/json\b/i.test(contentType)) {
+    throw new UnsupportedMediaType('Send the body as application/json');
+  }
+  const bytes = bodyBytes(event);
+  if (bytes.length > MAX_JSON_BODY_BYTES) {
+    throw new PayloadTooLarge(`Body is ${bytes.length} bytes; the limit is ${MAX_JSON_BODY_BYTES}`);
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (error) {
+    throw new InputInvalid('Body is not valid JSON', { reason: (error as Error).message });
+  }
+}
+
+export function pathParam(event: APIGatewayProxyEvent, name: string): string {
+  return event.pathParameters?.[name] ?? '';
+}
+
+type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/** Every API route: middleware first, handler last. */
+export function apiHandler(handler: ApiHandler) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().use(httpErrors()).handler(handler);
+}

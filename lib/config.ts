@@ -1,0 +1,101 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { z } from 'zod';
+
+export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** Fargate's valid memory sizes (MiB) per CPU size. */
+const FARGATE_MEMORY_BY_CPU: Readonly<Record<number, { min: number; max: number; step: number }>> = {
+  256: { min: 512, max: 2048, step: 512 },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+};
+
+const positiveInt = z.number().int().positive();
+
+const stageSettingsSchema = z
+  .strictObject({
+    account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as eu-west-1').optional(),
+    /** What happens to the jobs table, artifacts, user pool and logs when the stack is deleted. */
+    dataRemovalPolicy: z.enum(['retain', 'destroy']),
+    /** Days, one of CloudWatch Logs' allowed values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...). */
+    logRetentionDays: z.enum(RetentionDays),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+    robot: z.strictObject({
+      /** The worker must heartbeat within this window, or the attempt is lost. */
+      heartbeatSeconds: positiveInt.min(10).max(3600),
+      /** Upper bound for one robot attempt; the SQS visibility limit (12 h) caps it. */
+      timeoutSeconds: positiveInt.max(12 * 3600),
+      technicalRetry: z.strictObject({
+        maxAttempts: z.number().int().min(0).max(10),
+        intervalSeconds: positiveInt,
+        backoffRate: z.number().min(1).max(10),
+      }),
+    }),
+    /** Robot jobs one worker task runs at once. */
+    workerConcurrency: positiveInt.max(16),
+    fleet: z.strictObject({
+      minTasks: z.number().int().min(0),
+      maxTasks: positiveInt.max(100),
+      cpu: z.union(Object.keys(FARGATE_MEMORY_BY_CPU).map((cpu) => z.literal(Number(cpu)))),
+      memoryMiB: positiveInt,
+    }),
+    /** SigV4 presigned URLs are valid for at most 7 days. */
+    artifactUrlTtlSeconds: positiveInt.min(60).max(7 * 24 * 3600),
+    /** Artifacts are deleted from S3 this many days after upload. */
+    artifactRetentionDays: positiveInt,
+    /** host[:port] the worker's egress guard lets through although private; empty on AWS. */
+    egressAllowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port')),
+  })
+  .superRefine((settings, ctx) => {
+    if (settings.robot.heartbeatSeconds >= settings.robot.timeoutSeconds) {
+      ctx.addIssue({ code: 'custom', path: ['robot', 'heartbeatSeconds'], message: 'must be below robot.timeoutSeconds' });
+    }
+    if (settings.fleet.minTasks > settings.fleet.maxTasks) {
+      ctx.addIssue({ code: 'custom', path: ['fleet', 'minTasks'], message: 'must not exceed fleet.maxTasks' });
+    }
+    const memory = FARGATE_MEMORY_BY_CPU[settings.fleet.cpu];
+    const { memoryMiB } = settings.fleet;
+    if (memory && (memoryMiB < memory.min || memoryMiB > memory.max || (memoryMiB - memory.min) % memory.step !== 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fleet', 'memoryMiB'],
+        message: `Fargate cpu ${settings.fleet.cpu} takes ${memory.min}-${memory.max} MiB in steps of ${memory.step}`,
+      });
+    }
+  });
+
+export type StageSettings = z.infer<typeof stageSettingsSchema>;
+
+export interface StageConfig extends Omit<StageSettings, 'dataRemovalPolicy'> {
+  readonly stage: StageName;
+  readonly dataRemovalPolicy: RemovalPolicy;
+}
+
+/**
+ * Picks and validates one stage from the `stages` context of cdk.json. Throws one error that
+ * lists every invalid value, so a bad config fails `cdk synth` before any construct is built.
+ */
+export function loadStageConfig(stage: unknown, stages: unknown): StageConfig {
+  const stageName = z.enum(STAGE_NAMES).safeParse(stage);
+  if (!stageName.success) {
+    throw new Error(`Unknown stage "${String(stage)}": use -c stage=${STAGE_NAMES.join('|')}`);
+  }
+  const raw = z.record(z.string(), z.unknown()).safeParse(stages);
+  if (!raw.success || raw.data[stageName.data] === undefined) {
+    throw new Error(`cdk.json context "stages" has no settings for stage "${stageName.data}"`);
+  }
+  const settings = stageSettingsSchema.safeParse(raw.data[stageName.data]);
+  if (!settings.success) {
+    throw new Error(`Invalid settings for stage "${stageName.data}":\n${z.prettifyError(settings.error)}`);
+  }
+  return {
+    ...settings.data,
+    stage: stageName.data,
+    dataRemovalPolicy: settings.data.dataRemovalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+  };
+}

@@ -1,0 +1,48 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * The sandbox website robots automate locally and in tests: a few plain pages, a 404, and a
+ * redirect to the cloud metadata address that the egress guard must refuse.
+ */
+const PAGES: Record<string, { title: string; body: string }> = {
+  '/': {
+    title: 'Roboport sandbox',
+    body: `<p>This site exists for robots to automate.</p>
+<ul><li><a href="/article">An article</a></li><li><a href="/missing">A missing page</a></li></ul>`,
+  },
+  '/article': {
+    title: 'Proof of delivery explained',
+    body: `<p>A proof of delivery (POD) is the document a carrier returns once goods are delivered.</p>
+<table><tr><th>Invoice</th><th>Delivered</th></tr><tr><td>123456</td><td>2026-11-20</td></tr></table>`,
+  },
+};
+
+function render(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+<style>body{font-family:sans-serif;max-width:40em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.3em}</style>
+</head><body><h1>${title}</h1>${body}</body></html>`;
+}
+
+export async function startSandboxSite(port = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
+    if (path === '/redirect-to-metadata') {
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      return;
+    }
+    const page = PAGES[path];
+    res.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(page ? render(page.title, page.body) : render('Not found', `<p>No page at ${path.replace(/[<>&"]/g, '')}</p>`));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    server,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One command runs every layer: `npm test`. Projects by folder:
+ *   unit         domain, handlers, worker logic (mocked SDK clients, no servers)
+ *   infra        assertions on the synthesized CloudFormation templates
+ *   integration  the local AWS emulations and a real Chromium, one piece at a time
+ *   e2e          the whole local stack, driven over HTTP like a client would
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 180_000 } },
+      { test: { name: 'integration', include: ['test/integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 } },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // One local stack serves every e2e file; files run one after another against it.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
