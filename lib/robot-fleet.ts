@@ -116,26 +116,27 @@ export class RobotFleet extends Construct {
   }
 
   /**
-   * Scales on jobs queued plus jobs in flight, so that busy workers are never scaled in;
-   * the fleet shrinks only once no job is waiting or running.
+   * Scales out while jobs wait in the queue (every worker is busy), and back to the minimum only
+   * once no job is waiting or running, so that a busy worker is never stopped by a scale-in.
    */
   private scaleWithJobs(props: RobotFleetProps): void {
-    const jobsQueuedOrRunning = new cloudwatch.MathExpression({
-      expression: 'queued + running',
+    const perMinute = { period: Duration.minutes(1) };
+    const idleOrBacklog = new cloudwatch.MathExpression({
+      // -1 when idle; otherwise the backlog. FILL: an empty queue stops publishing data points.
+      expression: 'IF(FILL(queued, 0) + FILL(running, 0) == 0, -1, FILL(queued, 0))',
       usingMetrics: {
-        queued: props.robotQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1) }),
-        running: props.robotQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1) }),
+        queued: props.robotQueue.metricApproximateNumberOfMessagesVisible(perMinute),
+        running: props.robotQueue.metricApproximateNumberOfMessagesNotVisible(perMinute),
       },
-      period: Duration.minutes(1),
+      ...perMinute,
     });
-    const jobsPerStep = props.workerConcurrency;
     this.service.autoScaleTaskCount({ minCapacity: props.minTasks, maxCapacity: props.maxTasks }).scaleOnMetric('ScaleWithJobs', {
-      metric: jobsQueuedOrRunning,
+      metric: idleOrBacklog,
       adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
       scalingSteps: [
-        { upper: 0, change: -1 },
+        { upper: -1, change: -props.maxTasks },
         { lower: 1, change: +1 },
-        { lower: jobsPerStep * 2, change: +2 },
+        { lower: props.workerConcurrency * 2, change: +2 },
       ],
       cooldown: Duration.minutes(2),
     });

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { API_ROUTES, type ApiRoute } from '../functions/api/routes';
+import { closeServer, listenOnLoopback } from './emulators/http-server';
 
 /**
  * API Gateway REST emulation: the routes of functions/api/routes.ts, dispatched to the same
@@ -40,16 +40,8 @@ export async function startLocalApi(options: LocalApiOptions): Promise<{ url: st
       if (!res.headersSent) send(res, 502, { error: { code: 'BAD_GATEWAY', message: 'Handler failed' } }, options.corsOrigin);
     });
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    server,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  const url = await listenOnLoopback(server, options.port);
+  return { url, server, close: () => closeServer(server) };
 }
 
 async function loadRoute(repoRoot: string, route: ApiRoute): Promise<LoadedRoute> {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback } from '../local/emulators/http-server';
 
 /**
  * The sandbox website robots automate locally and in tests: a few plain pages, a 404, and a
@@ -35,14 +35,6 @@ export async function startSandboxSite(port = 0): Promise<{ url: string; server:
     res.writeHead(page ? 200 : 404, { 'content-type': 'text/html; charset=utf-8' });
     res.end(page ? render(page.title, page.body) : render('Not found', `<p>No page at ${path.replace(/[<>&"]/g, '')}</p>`));
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const address = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    server,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
+  const url = await listenOnLoopback(server, port);
+  return { url, server, close: () => closeServer(server) };
 }

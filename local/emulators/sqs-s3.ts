@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { buildApp } from 'fauxqs';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -21,6 +22,11 @@ export async function startLocalSqsS3({ port = 0 }: { port?: number } = {}): Pro
 }
 
 type FauxqsApp = ReturnType<typeof buildApp>;
+/** The part of a Fastify request the queue URL mapping reads. */
+interface SqsRequest {
+  body: unknown;
+  headers: IncomingHttpHeaders;
+}
 
 /** fauxqs's own queue URL form: http://sqs.<region>.localhost:<port>/<account>/<queue>. */
 const FAUXQS_QUEUE_ORIGIN = /http:\/\/sqs\.([a-z0-9-]+)\.localhost:(\d+)/g;
@@ -33,7 +39,7 @@ const SIGNED_REGION = /Credential=[^/]+\/\d{8}\/([a-z0-9-]+)\//;
  * (fauxqs finds queues by exact URL).
  */
 function presentQueueUrlsOnLoopback(app: FauxqsApp): void {
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', async (request: SqsRequest) => {
     const body = request.body as { QueueUrl?: unknown } | undefined;
     if (!isSqsRequest(request.headers) || typeof body?.QueueUrl !== 'string') return;
     const url = new URL(body.QueueUrl);
@@ -41,14 +47,14 @@ function presentQueueUrlsOnLoopback(app: FauxqsApp): void {
     const region = SIGNED_REGION.exec(request.headers.authorization ?? '')?.[1] ?? 'us-east-1';
     body.QueueUrl = `http://sqs.${region}.localhost:${url.port}${url.pathname}`;
   });
-  app.addHook('onSend', async (request, _reply, payload) =>
+  app.addHook('onSend', async (request: SqsRequest, _reply: unknown, payload: unknown) =>
     isSqsRequest(request.headers) && typeof payload === 'string'
       ? payload.replace(FAUXQS_QUEUE_ORIGIN, (_match, _region, port) => `http://${LOOPBACK_HOST}:${port}`)
       : payload,
   );
 }
 
-function isSqsRequest(headers: { 'content-type'?: string }): boolean {
+function isSqsRequest(headers: IncomingHttpHeaders): boolean {
   return headers['content-type']?.includes('application/x-amz-json-1.0') ?? false;
 }
 

@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * Runs the robot worker as its own process, as Fargate would, and restarts it when it dies
+ * (with a growing pause, so a worker that crashes at start does not spin).
+ */
+export interface WorkerSupervisorOptions {
+  repoRoot: string;
+  env: Record<string, string>;
+  /** Called with each new worker's pid (tests kill it; start.ts records it). */
+  onStart?: (pid: number) => void;
+  log?: (line: string) => void;
+}
+
+export interface WorkerSupervisor {
+  readonly pid: number | undefined;
+  /** SIGTERM, then SIGKILL after the grace period; no restart afterwards. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const MAX_RESTART_DELAY_MS = 10_000;
+
+export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervisor {
+  const log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let restartDelayMs = 500;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  const launch = () => {
+    const tsx = path.join(options.repoRoot, 'node_modules', '.bin', 'tsx');
+    const started = Date.now();
+    child = spawn(tsx, [path.join(options.repoRoot, 'containers/robot/src/main.ts')], {
+      cwd: options.repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (child.pid) options.onStart?.(child.pid);
+    child.once('exit', (code, signal) => {
+      child = undefined;
+      if (stopping) return;
+      // A worker that ran for a while gets restarted quickly again.
+      restartDelayMs = Date.now() - started > 30_000 ? 500 : Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+      log(`worker exited (${signal ?? `code ${code}`}); restarting in ${restartDelayMs} ms`);
+      restartTimer = setTimeout(launch, restartDelayMs);
+    });
+  };
+  launch();
+
+  return {
+    get pid() {
+      return child?.pid;
+    },
+    async stop(graceMs = 15_000) {
+      stopping = true;
+      clearTimeout(restartTimer);
+      const running = child;
+      if (!running || running.exitCode !== null) return;
+      const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+      running.kill('SIGTERM');
+      const killTimer = setTimeout(() => running.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(killTimer);
+    },
+  };
+}
