@@ -44,6 +44,8 @@ export interface LocalOutputs {
   RobotQueueUrl: string;
   RobotDeadLetterQueueUrl: string;
   StateMachineArn: string;
+  /** Local only: the Step Functions emulation's endpoint. */
+  StepFunctionsEndpoint: string;
   Region: string;
 }
 
@@ -152,6 +154,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       RobotQueueUrl: queue.queueUrl,
       RobotDeadLetterQueueUrl: queue.deadLetterQueueUrl,
       StateMachineArn: stateMachineArn,
+      StepFunctionsEndpoint: stepFunctions.endpoint,
       Region: LOCAL_REGION,
     };
     return { outputs, env: workerEnv(), redrivenJobs, close };

@@ -27,6 +27,13 @@ function render(title: string, body: string): string {
 export async function startSandboxSite(port = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
+    if (path === '/slow') {
+      // A page that takes a while: lets tests catch a job while it runs (capped at 30 s).
+      const delayMs = Math.min(Number(new URL(req.url ?? '/', 'http://sandbox').searchParams.get('ms')) || 5000, 30_000);
+      const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(render('Slow page', `<p>Served after ${delayMs} ms.</p>`)), delayMs);
+      res.once('close', () => clearTimeout(timer));
+      return;
+    }
     if (path === '/redirect-to-metadata') {
       res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
       return;

@@ -1,0 +1,137 @@
+import sparticuzChromium from '@sparticuz/chromium';
+import { chromium, type Browser, type BrowserContext, type BrowserServer, type Page } from 'playwright-core';
+import { guardContextEgress, type EgressPolicy } from './egress-route';
+
+export interface WorkerBrowserOptions {
+  /** A Chromium binary; unset means @sparticuz/chromium's bundled one. */
+  executablePath?: string;
+  /** How long close() and a job's context close may take before the process is killed. */
+  closeTimeoutMs?: number;
+  /** Default timeout of every page action, so a robot cannot wait forever. */
+  actionTimeoutMs?: number;
+}
+
+/** A page in a browser context of its own, behind the egress guard; close() discards everything. */
+export interface JobSession {
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** What the worker needs from the browser (and what unit tests fake). */
+export interface JobSessions {
+  open(policy: EgressPolicy): Promise<JobSession>;
+}
+
+/**
+ * Chromium never reaches the network itself: every request is fulfilled by the egress guard,
+ * and anything that would bypass routing (preconnects, WebRTC, WebSockets) meets a proxy that
+ * does not exist. `<-loopback>` stops Chromium's implicit proxy bypass for loopback.
+ */
+const FAIL_CLOSED_PROXY_ARGS = [
+  '--proxy-server=http://127.0.0.1:9',
+  '--proxy-bypass-list=<-loopback>',
+  '--force-webrtc-ip-handling-policy=disable_non_proxied_udp',
+];
+
+/**
+ * Flags of @sparticuz/chromium a shared, multi-tenant browser must not run with:
+ * --single-process (closing a context would kill the browser) and the ones that switch off
+ * the same-origin policy between the pages of different sites.
+ */
+const DROPPED_SPARTICUZ_ARGS = new Set(['--single-process', '--disable-web-security', '--allow-running-insecure-content']);
+
+/**
+ * One Chromium per worker process, launched on first use and again after it disconnects
+ * (crash, kill). Launched as a BrowserServer so that a hanging close can be ended with SIGKILL;
+ * Playwright removes the profile and download directories when the process exits.
+ */
+export class WorkerBrowser implements JobSessions {
+  private running?: Promise<RunningBrowser>;
+  private readonly closeTimeoutMs: number;
+  private readonly actionTimeoutMs: number;
+
+  constructor(private readonly options: WorkerBrowserOptions = {}) {
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.actionTimeoutMs = options.actionTimeoutMs ?? 30_000;
+  }
+
+  async open(policy: EgressPolicy): Promise<JobSession> {
+    const running = this.ensureRunning();
+    const context = await (await running).browser.newContext({ acceptDownloads: true, serviceWorkers: 'block' });
+    const close = () => this.closeContext(context, running);
+    try {
+      context.setDefaultTimeout(this.actionTimeoutMs);
+      await guardContextEgress(context, policy);
+      return { page: await context.newPage(), close };
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
+
+  /** Closes the browser gracefully, or kills it once the deadline passes. */
+  async close(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    this.forget(running);
+    const server = await running.then(({ server }) => server).catch(() => undefined);
+    if (server && !(await withinDeadline(server.close(), this.closeTimeoutMs))) await server.kill();
+  }
+
+  private ensureRunning(): Promise<RunningBrowser> {
+    if (!this.running) {
+      const launching: Promise<RunningBrowser> = this.launch(() => this.forget(launching));
+      launching.catch(() => this.forget(launching));
+      this.running = launching;
+    }
+    return this.running;
+  }
+
+  /** Only forgets `running` if it is still the current browser: a newer one may have replaced it. */
+  private forget(running: Promise<RunningBrowser>): void {
+    if (this.running === running) this.running = undefined;
+  }
+
+  private async launch(onDisconnected: () => void): Promise<RunningBrowser> {
+    const server = await chromium.launchServer({
+      executablePath: this.options.executablePath ?? (await sparticuzChromium.executablePath()),
+      args: [...sparticuzChromium.args.filter((arg) => !DROPPED_SPARTICUZ_ARGS.has(arg)), ...FAIL_CLOSED_PROXY_ARGS],
+      headless: true,
+      // The control endpoint must never be reachable from outside this host.
+      host: '127.0.0.1',
+    });
+    try {
+      const browser = await chromium.connect(server.wsEndpoint());
+      browser.on('disconnected', onDisconnected);
+      return { server, browser };
+    } catch (error) {
+      await server.kill();
+      throw error;
+    }
+  }
+
+  /** A context that will not close means a wedged browser: kill it, the next job relaunches. */
+  private async closeContext(context: BrowserContext, running: Promise<RunningBrowser>): Promise<void> {
+    if (await withinDeadline(context.close(), this.closeTimeoutMs)) return;
+    this.forget(running);
+    await (await running).server.kill();
+  }
+}
+
+interface RunningBrowser {
+  server: BrowserServer;
+  browser: Browser;
+}
+
+/** true when `work` settled before the deadline (a rejection counts as settled). */
+async function withinDeadline(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,94 @@
+import type { APIResponse, BrowserContext, Route } from 'playwright-core';
+import { checkEgress, type EgressLookup } from '../../../core/egress-guard';
+import { EGRESS_ABORT_CODE } from '../../../robots/navigation';
+
+export interface EgressPolicy {
+  allowHosts: readonly string[];
+  /** DNS lookup used for the checks; the system resolver unless a test injects one. */
+  lookup?: EgressLookup;
+  onRefused(url: string, reason: string): void;
+}
+
+const FETCH_TIMEOUT_MS = 30_000;
+
+/**
+ * Every request of the context goes through the guard: it is checked, fetched by Playwright
+ * from this process without following redirects, and a redirect's target is checked before the
+ * browser may follow it (the followed request is then routed and checked again). Chromium
+ * itself never reaches the network: see FAIL_CLOSED_PROXY_ARGS in browser.ts.
+ */
+export async function guardContextEgress(context: BrowserContext, policy: EgressPolicy): Promise<void> {
+  const refusalFor = cachedRefusals(policy);
+  await context.route('**/*', async (route) => {
+    try {
+      await forwardIfAllowed(route, refusalFor, policy);
+    } catch (error) {
+      await route.abort(abortCodeFor(error)).catch(ignoreClosedContext);
+    }
+  });
+}
+
+async function forwardIfAllowed(route: Route, refusalFor: (url: string) => Promise<string | undefined>, policy: EgressPolicy): Promise<void> {
+  const url = route.request().url();
+  if (await refuseIfNotAllowed(route, url, refusalFor, policy)) return;
+  const response = await route.fetch({ maxRedirects: 0, timeout: FETCH_TIMEOUT_MS });
+  const location = redirectTarget(response, url);
+  if (location && (await refuseIfNotAllowed(route, location, refusalFor, policy))) return;
+  await route.fulfill({ response });
+}
+
+async function refuseIfNotAllowed(
+  route: Route,
+  url: string,
+  refusalFor: (url: string) => Promise<string | undefined>,
+  policy: EgressPolicy,
+): Promise<boolean> {
+  const refusal = await refusalFor(url);
+  if (!refusal) return false;
+  policy.onRefused(url, refusal);
+  await route.abort(EGRESS_ABORT_CODE);
+  return true;
+}
+
+/** One DNS check per origin for the job; failed lookups are not cached (they may be transient). */
+function cachedRefusals(policy: EgressPolicy): (url: string) => Promise<string | undefined> {
+  const byOrigin = new Map<string, Promise<string | undefined>>();
+  return (url) => {
+    const origin = originOf(url);
+    let refusal = byOrigin.get(origin);
+    if (!refusal) {
+      refusal = checkEgress(`${origin}/`, policy.allowHosts, policy.lookup);
+      refusal.catch(() => byOrigin.delete(origin));
+      byOrigin.set(origin, refusal);
+    }
+    return refusal;
+  };
+}
+
+/** The origin decides the verdict; "null" (opaque origins, other schemes) is refused as invalid. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'null';
+  }
+}
+
+function redirectTarget(response: APIResponse, requestUrl: string): string | undefined {
+  const location = response.headers()['location'];
+  if (response.status() < 300 || response.status() >= 400 || !location) return undefined;
+  return new URL(location, requestUrl).href;
+}
+
+/** Lets the page see a network error close to what Chromium would have reported. */
+function abortCodeFor(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/ENOTFOUND|EAI_AGAIN/.test(message)) return 'namenotresolved';
+  if (/ECONNREFUSED/.test(message)) return 'connectionrefused';
+  if (/timeout|ETIMEDOUT/i.test(message)) return 'timedout';
+  return 'failed';
+}
+
+function ignoreClosedContext(): void {
+  // The job ended and its context closed while this request was in flight: nothing to answer.
+}

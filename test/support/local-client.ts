@@ -1,0 +1,68 @@
+import {
+  AdminCreateUserCommand,
+  AdminSetUserPasswordCommand,
+  CognitoIdentityProviderClient,
+  InitiateAuthCommand,
+  UsernameExistsException,
+} from '@aws-sdk/client-cognito-identity-provider';
+import type { LocalOutputs } from '../../local/stack';
+
+/** A client of the running local stack: Cognito sign-in and JSON calls to the API. */
+export class LocalClient {
+  private readonly cognito: CognitoIdentityProviderClient;
+
+  constructor(readonly outputs: LocalOutputs) {
+    this.cognito = new CognitoIdentityProviderClient({
+      region: outputs.Region,
+      endpoint: outputs.CognitoEndpoint,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  }
+
+  async signIn(username: string, password: string): Promise<string> {
+    const { AuthenticationResult } = await this.cognito.send(
+      new InitiateAuthCommand({ AuthFlow: 'USER_PASSWORD_AUTH', ClientId: this.outputs.UserPoolClientId, AuthParameters: { USERNAME: username, PASSWORD: password } }),
+    );
+    if (!AuthenticationResult?.IdToken) throw new Error(`no id token for ${username}`);
+    return AuthenticationResult.IdToken;
+  }
+
+  /** Creates (once) a user with a permanent password and signs in. */
+  async signUpAndIn(username: string, password = 'Test-Passw0rd!'): Promise<string> {
+    try {
+      await this.cognito.send(new AdminCreateUserCommand({ UserPoolId: this.outputs.UserPoolId, Username: username, MessageAction: 'SUPPRESS' }));
+    } catch (error) {
+      if (!(error instanceof UsernameExistsException)) throw error;
+    }
+    await this.cognito.send(new AdminSetUserPasswordCommand({ UserPoolId: this.outputs.UserPoolId, Username: username, Password: password, Permanent: true }));
+    return this.signIn(username, password);
+  }
+
+  async api(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const response = await fetch(`${this.outputs.ApiUrl}${path}`, {
+      method,
+      headers: {
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...options.headers,
+      },
+      ...(options.body === undefined ? {} : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as any) : undefined };
+  }
+
+  /** Polls the job until `done` holds, within a bounded time. */
+  async waitForJob(token: string, jobId: string, done: (job: any) => boolean, timeoutMs = 60_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    let last: any;
+    while (Date.now() < deadline) {
+      last = (await this.api('GET', `/jobs/${jobId}`, { token })).body;
+      if (done(last)) return last;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`job ${jobId} did not reach the expected state in ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
+  }
+}
+
+export const isTerminal = (job: { status?: string }) => ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(job.status ?? '');
