@@ -31,10 +31,17 @@ export interface RobotFleetProps {
   readonly logRemovalPolicy: RemovalPolicy;
 }
 
-export const ROBOT_DOCKERFILE = 'containers/robot/Dockerfile';
+const ROBOT_DOCKERFILE = 'containers/robot/Dockerfile';
 
-/** Kept out of the image build context: bulky, generated, or irrelevant to the worker. */
-const IMAGE_CONTEXT_EXCLUDES = ['node_modules', 'cdk.out', '.roboport', '.git', '.vitest-tmp', 'test', 'bench', '**/*.test.ts', '*.log'];
+/**
+ * Kept out of the image build context: bulky or generated files, tests, and the infrastructure
+ * code (so that an infrastructure change does not rebuild the image).
+ */
+const IMAGE_CONTEXT_EXCLUDES = [
+  'node_modules', 'cdk.out', '.roboport', '.git', '.vitest-tmp', '*.log',
+  'test', 'bench', '**/*.test.ts',
+  'bin', 'lib', 'cdk.json',
+];
 
 /**
  * The robot workers: Fargate tasks in private subnets (internet via one NAT gateway) that

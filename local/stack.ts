@@ -15,7 +15,7 @@ import { startSandboxSite } from '../sandbox/site';
 import { startLocalApi } from './api-gateway';
 import { createLocalJwtVerifier, ensureUserPool, startLocalCognito, type LocalUser } from './emulators/cognito';
 import { ensureJobsTable, startLocalDynamoDb } from './emulators/dynamodb';
-import { startLocalStepFunctions } from './emulators/sfn';
+import { startLocalStepFunctions } from './emulators/step-functions';
 import { ensureArtifactsBucket, ensureRobotQueue, startLocalSqsS3 } from './emulators/sqs-s3';
 
 /**

@@ -1,3 +1,4 @@
+import './quiet-sdk-notices';
 import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';

@@ -1,3 +1,4 @@
+import './quiet-sdk-notices';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';

@@ -3,7 +3,7 @@ import type { RobotDefinition } from '../core/robot';
 import { webSnapshot } from './web-snapshot';
 
 /** Every robot this build can run; one file per robot in robots/. */
-export const ROBOTS: readonly RobotDefinition[] = [webSnapshot as RobotDefinition];
+export const ROBOTS: readonly RobotDefinition[] = [webSnapshot];
 
 const byName = new Map(ROBOTS.map((robot) => [robot.name, robot]));
 

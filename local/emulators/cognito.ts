@@ -20,10 +20,9 @@ import {
   CreateGroupCommand,
   CreateUserPoolClientCommand,
   CreateUserPoolCommand,
-  GetGroupCommand,
+  ListGroupsCommand,
   ListUserPoolClientsCommand,
   ListUserPoolsCommand,
-  ResourceNotFoundException,
   UserNotFoundException,
   type CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -127,7 +126,7 @@ export async function ensureUserPool(
   const poolId = await ensurePool(client, poolName);
   const clientId = await ensureAppClient(client, poolId, clientName);
   const groupNames = new Set([ADMINS_GROUP, ...users.flatMap((user) => user.groups)]);
-  for (const groupName of groupNames) await ensureGroup(client, poolId, groupName);
+  await ensureGroups(client, poolId, groupNames);
   for (const user of users) await ensureUser(client, poolId, user);
   return { poolId, clientId };
 }
@@ -154,12 +153,13 @@ async function ensureAppClient(client: CognitoIdentityProviderClient, poolId: st
   return requireValue(UserPoolClient?.ClientId, `CreateUserPoolClient ${clientName}`);
 }
 
-async function ensureGroup(client: CognitoIdentityProviderClient, poolId: string, groupName: string): Promise<void> {
-  const exists = await client.send(new GetGroupCommand({ UserPoolId: poolId, GroupName: groupName })).then(
-    () => true,
-    (error: unknown) => (error instanceof ResourceNotFoundException ? false : Promise.reject(error)),
-  );
-  if (!exists) await client.send(new CreateGroupCommand({ UserPoolId: poolId, GroupName: groupName }));
+/** ListGroups, not GetGroup: cognito-local 5.3 answers GetGroup with a 500 while a pool has no groups. */
+async function ensureGroups(client: CognitoIdentityProviderClient, poolId: string, groupNames: Set<string>): Promise<void> {
+  const { Groups = [] } = await client.send(new ListGroupsCommand({ UserPoolId: poolId, Limit: 60 }));
+  const existing = new Set(Groups.map((group) => group.GroupName));
+  for (const groupName of groupNames) {
+    if (!existing.has(groupName)) await client.send(new CreateGroupCommand({ UserPoolId: poolId, GroupName: groupName }));
+  }
 }
 
 /** Creates the user if missing; password and group memberships are (re)applied every time. */

@@ -10,12 +10,15 @@ export interface EgressPolicy {
 }
 
 const FETCH_TIMEOUT_MS = 30_000;
+/** Chromium's own limit. */
+const MAX_REDIRECTS = 20;
 
 /**
- * Every request of the context goes through the guard: it is checked, fetched by Playwright
- * from this process without following redirects, and a redirect's target is checked before the
- * browser may follow it (the followed request is then routed and checked again). Chromium
- * itself never reaches the network: see FAIL_CLOSED_PROXY_ARGS in browser.ts.
+ * Every request of the context goes through the guard: it is checked, then fetched by
+ * Playwright from this process. Redirects are followed here, hop by hop, each target checked
+ * before it is fetched: when a route is fulfilled with a 3xx, Chromium follows it itself,
+ * without routing the next request (verified), so a redirect chain would escape the guard.
+ * Chromium itself never reaches the network: see FAIL_CLOSED_PROXY_ARGS in browser.ts.
  */
 export async function guardContextEgress(context: BrowserContext, policy: EgressPolicy): Promise<void> {
   const refusalFor = cachedRefusals(policy);
@@ -29,12 +32,18 @@ export async function guardContextEgress(context: BrowserContext, policy: Egress
 }
 
 async function forwardIfAllowed(route: Route, refusalFor: (url: string) => Promise<string | undefined>, policy: EgressPolicy): Promise<void> {
-  const url = route.request().url();
-  if (await refuseIfNotAllowed(route, url, refusalFor, policy)) return;
-  const response = await route.fetch({ maxRedirects: 0, timeout: FETCH_TIMEOUT_MS });
-  const location = redirectTarget(response, url);
-  if (location && (await refuseIfNotAllowed(route, location, refusalFor, policy))) return;
-  await route.fulfill({ response });
+  let target = route.request().url();
+  let method = route.request().method();
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    if (await refuseIfNotAllowed(route, target, refusalFor, policy)) return;
+    const response = await route.fetch({ url: target, method, maxRedirects: 0, timeout: FETCH_TIMEOUT_MS });
+    const location = redirectTarget(response, target);
+    if (!location) return route.fulfill({ response });
+    // As browsers do: 307/308 repeat the request, every other redirect becomes a GET.
+    if (response.status() !== 307 && response.status() !== 308) method = 'GET';
+    target = location;
+  }
+  throw new Error(`more than ${MAX_REDIRECTS} redirects`);
 }
 
 async function refuseIfNotAllowed(

@@ -1,15 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ExecutionError, ExecutionTimeoutError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import {
+  ExecutionError,
+  ExecutionTimeoutError,
+  StateMachine,
+  type RunOptions,
+  type StateMachineDefinition,
+} from 'aws-local-stepfunctions';
 import { SfnApiError } from './api-error';
 import type { AslDefinition } from './definition';
-import { assertSupportedTaskResources, buildTaskHandlers, TASK_TOKEN_PLACEHOLDER, type LambdaHandler } from './task-handlers';
+import {
+  assertSupportedTaskResources,
+  buildTaskHandlers,
+  TASK_TOKEN_PLACEHOLDER,
+  type LambdaHandler,
+  type TaskHandler,
+} from './task-handlers';
 import type { TaskTokens } from './task-tokens';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 export interface Execution {
   executionArn: string;
+  stateMachineArn: string;
   name: string;
   /** The input as the caller sent it (a JSON string), compared for StartExecution idempotency. */
   input: string;
@@ -32,6 +45,8 @@ export interface LocalExecutionsOptions {
   sqs: SQSClient;
   taskTokens: TaskTokens;
 }
+
+type LocalTaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
 
 const STOPPED = { error: 'States.Aborted', cause: 'The execution was stopped' };
 
@@ -57,7 +72,7 @@ export class LocalExecutions {
     const existing = this.executions.get(executionArn);
     if (existing?.status === 'RUNNING' && existing.input === input) return existing;
     if (existing) throw new SfnApiError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
-    const execution = this.run({ executionArn, name, input: input, status: 'RUNNING', startDate: new Date() });
+    const execution = this.run({ executionArn, stateMachineArn, name, input, status: 'RUNNING', startDate: new Date() });
     this.executions.set(executionArn, execution);
     return execution;
   }
@@ -90,7 +105,7 @@ export class LocalExecutions {
       overrides: { taskResourceLocalHandlers: this.tracked(handlers) },
       context: {
         Execution: { Id: execution.executionArn, Name: execution.name },
-        StateMachine: { Id: this.options.stateMachineArn },
+        StateMachine: { Id: execution.stateMachineArn },
         Task: { Token: TASK_TOKEN_PLACEHOLDER },
       },
     });
@@ -114,15 +129,16 @@ export class LocalExecutions {
     Object.assign(execution, outcome, { stopDate: new Date() });
   }
 
-  private tracked<T extends Record<string, (input: never) => Promise<unknown>>>(handlers: T): T {
-    const track = (handler: (input: never) => Promise<unknown>) => (input: never) => {
+  /** Results are JSON by construction: lambda results pass through JSON, task outputs are parsed JSON. */
+  private tracked(handlers: Record<string, TaskHandler>): LocalTaskHandlers {
+    const track = (handler: TaskHandler) => (input: unknown) => {
       const call = handler(input);
       const forget = () => this.tasksInFlight.delete(call);
       this.tasksInFlight.add(call);
       call.then(forget, forget);
       return call;
     };
-    return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, track(handler)])) as T;
+    return Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, track(handler)])) as LocalTaskHandlers;
   }
 
   private require(executionArn: string): RunningExecution {

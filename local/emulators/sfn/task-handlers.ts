@@ -6,7 +6,7 @@ import type { TaskTokens } from './task-tokens';
 /** A local stand-in for a Lambda function: receives the Payload, returns the function's result. */
 export type LambdaHandler = (payload: unknown) => Promise<unknown>;
 
-type TaskHandler = (input: unknown) => Promise<unknown>;
+export type TaskHandler = (input: unknown) => Promise<unknown>;
 
 /**
  * Value given to aws-local-stepfunctions as `$$.Task.Token`. It does not issue tokens, and one

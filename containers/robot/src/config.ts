@@ -1,0 +1,28 @@
+import { intEnv, listEnv, requireEnv } from '../../../core/config';
+import { ENV } from '../../../core/env-names';
+
+export interface WorkerConfig {
+  jobsTable: string;
+  artifactsBucket: string;
+  queueUrl: string;
+  egressAllowHosts: string[];
+  concurrency: number;
+  heartbeatSeconds: number;
+  chromiumPath?: string;
+  s3ForcePathStyle: boolean;
+}
+
+/** Read once at start: a missing value stops the worker before it takes any message. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const chromiumPath = env[ENV.chromiumPath]?.trim();
+  return {
+    jobsTable: requireEnv(ENV.jobsTable, env),
+    artifactsBucket: requireEnv(ENV.artifactsBucket, env),
+    queueUrl: requireEnv(ENV.robotQueueUrl, env),
+    egressAllowHosts: listEnv(ENV.egressAllowHosts, env),
+    concurrency: intEnv(ENV.workerConcurrency, 2, env),
+    heartbeatSeconds: intEnv(ENV.workerHeartbeatSeconds, 20, env),
+    ...(chromiumPath ? { chromiumPath } : {}),
+    s3ForcePathStyle: env[ENV.s3ForcePathStyle] === 'true',
+  };
+}

@@ -1,0 +1,272 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { IllegalTransition } from '../../../core/errors';
+import { isTerminal, type Job } from '../../../core/job';
+import { beginAttempt, recordArtifact, sha256Hex, type RobotCatalog } from '../../../core/jobs';
+import type { JobStore } from '../../../core/ports';
+import { RobotError, technicalError, type RobotContext } from '../../../core/robot';
+import { RobotErrorName, type RobotResult } from '../../../core/workflow-contract';
+import type { JobSession, JobSessions } from './browser';
+import type { Logger } from './log';
+
+/** Everything one message needs; the worker builds it once, tests pass fakes and mocked clients. */
+export interface MessageDeps {
+  sqs: SQSClient;
+  sfn: SFNClient;
+  s3: S3Client;
+  store: JobStore;
+  robots: RobotCatalog;
+  sessions: JobSessions;
+  queueUrl: string;
+  artifactsBucket: string;
+  egressAllowHosts: readonly string[];
+  heartbeatSeconds: number;
+  log: Logger;
+}
+
+const taskMessageSchema = z.object({ jobId: z.string().min(1).max(64), taskToken: z.string().min(1).max(2048) });
+type TaskMessage = z.infer<typeof taskMessageSchema>;
+
+/** Why an attempt was aborted; each ends the message differently (see settle). */
+const AbortReason = {
+  /** The job was cancelled (or settled otherwise) while the robot ran. */
+  cancelled: 'cancelled',
+  /** The workflow no longer waits for this token (timeout, execution stopped). */
+  taskGone: 'task-gone',
+  /** The worker is shutting down: another worker takes the job. */
+  stopping: 'stopping',
+} as const;
+type AbortReason = (typeof AbortReason)[keyof typeof AbortReason];
+
+type Verdict =
+  | { kind: 'success'; result: RobotResult }
+  | { kind: 'failure'; error: string; code: string; message: string }
+  | { kind: 'abandon' }
+  | { kind: 'release' };
+
+/** Step Functions errors that mean nobody waits for the report any more. */
+const TASK_GONE_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
+
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Runs the job of one RobotTaskMessage and tells the workflow how it went. Never throws: a
+ * message that could not be handled stays in the queue and comes back (or goes to the DLQ).
+ * `stop` aborts the robot when the worker must stop before the job is done.
+ */
+export async function handleMessage(message: Message, deps: MessageDeps, stop: AbortSignal): Promise<void> {
+  const task = parseTask(message.Body);
+  if (!task) {
+    deps.log.error('message.malformed', { messageId: message.MessageId });
+    return;
+  }
+  const log = deps.log.child({ jobId: task.jobId, task: tokenRef(task.taskToken) });
+  try {
+    const verdict = await runJob(task, message, { ...deps, log }, stop);
+    await settle(verdict, task, message, { ...deps, log });
+  } catch (error) {
+    log.error('message.unhandled', { error });
+  }
+}
+
+async function runJob(task: TaskMessage, message: Message, deps: MessageDeps, stop: AbortSignal): Promise<Verdict> {
+  const job = await deps.store.get(task.jobId);
+  if (!job) return failure(RobotErrorName.business, 'JOB_NOT_FOUND', `Job ${task.jobId} does not exist`);
+  const log = deps.log.child({ robot: job.robot });
+  if (isTerminal(job.status)) return cancelledVerdict(log, job.status);
+  try {
+    await beginAttempt(deps.store, job.jobId);
+  } catch (error) {
+    // Cancelled between the read and the write: the first writer won.
+    if (error instanceof IllegalTransition) return cancelledVerdict(log, 'terminal');
+    throw error;
+  }
+  return runAttempt(job, task, message, { ...deps, log }, stop);
+}
+
+function cancelledVerdict(log: Logger, status: string): Verdict {
+  log.info('job.skipped', { status });
+  return failure(RobotErrorName.cancelled, 'JOB_CANCELLED', `The job is ${status}`);
+}
+
+async function runAttempt(job: Job, task: TaskMessage, message: Message, deps: MessageDeps, stop: AbortSignal): Promise<Verdict> {
+  const attempt = new AbortController();
+  const abortOnStop = () => attempt.abort(AbortReason.stopping);
+  stop.addEventListener('abort', abortOnStop);
+  const heartbeat = startHeartbeat(task, message, deps, attempt);
+  const started = Date.now();
+  let session: JobSession | undefined;
+  try {
+    session = await deps.sessions.open({
+      allowHosts: deps.egressAllowHosts,
+      onRefused: (url, reason) => deps.log.warn('egress.refused', { url, reason }),
+    });
+    deps.log.info('robot.started');
+    const result = await untilAborted(runRobot(job, session.page, deps, attempt.signal), attempt.signal);
+    deps.log.info('robot.succeeded', { ...result, ms: Date.now() - started });
+    return { kind: 'success', result };
+  } catch (error) {
+    const verdict = verdictForError(error, attempt.signal);
+    deps.log.warn('robot.failed', { verdict, error, ms: Date.now() - started });
+    return verdict;
+  } finally {
+    heartbeat.stop();
+    stop.removeEventListener('abort', abortOnStop);
+    await session?.close();
+  }
+}
+
+async function runRobot(job: Job, page: RobotContext['page'], deps: MessageDeps, signal: AbortSignal): Promise<RobotResult> {
+  const robot = deps.robots.find(job.robot);
+  // Technical: a worker of another build (rolling deployment) may know the robot.
+  if (!robot) throw technicalError('ROBOT_UNAVAILABLE', `This worker has no robot "${job.robot}"`);
+  const input = robot.input.safeParse(job.input);
+  if (!input.success) throw new RobotError('BUSINESS', 'INPUT_INVALID', `Input no longer valid for robot ${robot.name}: ${input.error.message}`);
+  let artifactCount = 0;
+  const context: RobotContext = {
+    page,
+    signal,
+    log: { info: deps.log.info, warn: deps.log.warn, error: deps.log.error },
+    saveArtifact: async (name, contentType, body) => {
+      await storeArtifact(job.jobId, name, contentType, body, deps);
+      artifactCount += 1;
+    },
+  };
+  const { status } = await robot.run(context, input.data);
+  return { status, artifactCount };
+}
+
+async function storeArtifact(jobId: string, name: string, contentType: string, body: Uint8Array, deps: MessageDeps): Promise<void> {
+  if (!ARTIFACT_NAME.test(name)) throw technicalError('ARTIFACT_NAME_INVALID', `Artifact name "${name.slice(0, 200)}" is not a plain file name`);
+  const key = `jobs/${jobId}/${name}`;
+  await deps.s3.send(new PutObjectCommand({ Bucket: deps.artifactsBucket, Key: key, Body: body, ContentType: contentType }));
+  await recordArtifact(deps.store, jobId, { name, contentType, size: body.byteLength, sha256: sha256Hex(body), key });
+  deps.log.info('artifact.saved', { name, size: body.byteLength });
+}
+
+function verdictForError(error: unknown, signal: AbortSignal): Verdict {
+  if (signal.aborted) return verdictForAbort(signal.reason as AbortReason);
+  if (error instanceof RobotError) {
+    return failure(error.type === 'BUSINESS' ? RobotErrorName.business : RobotErrorName.technical, error.code, error.message);
+  }
+  return failure(RobotErrorName.technical, 'ROBOT_CRASHED', error instanceof Error ? error.message : String(error));
+}
+
+function verdictForAbort(reason: AbortReason): Verdict {
+  switch (reason) {
+    case AbortReason.cancelled:
+      return failure(RobotErrorName.cancelled, 'JOB_CANCELLED', 'The job was cancelled while the robot ran');
+    case AbortReason.taskGone:
+      return { kind: 'abandon' };
+    case AbortReason.stopping:
+      return { kind: 'release' };
+  }
+}
+
+function failure(error: string, code: string, message: string): Verdict {
+  return { kind: 'failure', error, code, message: message.slice(0, 1000) };
+}
+
+/** Reports the verdict and ends the message: deleted once reported, visible again when released. */
+async function settle(verdict: Verdict, task: TaskMessage, message: Message, deps: MessageDeps): Promise<void> {
+  if (verdict.kind === 'release') {
+    await deps.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }));
+    deps.log.info('message.released');
+    return;
+  }
+  if (verdict.kind !== 'abandon') await reportToWorkflow(verdict, task, deps);
+  await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle }));
+  deps.log.info('message.done', { outcome: verdict.kind === 'failure' ? verdict.error : verdict.kind });
+}
+
+async function reportToWorkflow(verdict: Extract<Verdict, { kind: 'success' | 'failure' }>, task: TaskMessage, deps: MessageDeps): Promise<void> {
+  const { taskToken } = task;
+  try {
+    await (verdict.kind === 'success'
+      ? deps.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(verdict.result) }))
+      : deps.sfn.send(new SendTaskFailureCommand({ taskToken, error: verdict.error, cause: JSON.stringify({ code: verdict.code, message: verdict.message }) })));
+  } catch (error) {
+    // The workflow gave up on this token (timeout, stopped): the report has nobody to go to.
+    if (!isTaskGone(error)) throw error;
+    deps.log.warn('report.task-gone', { error });
+  }
+}
+
+/**
+ * While the robot runs: keep the token alive, keep the message invisible, and notice a
+ * cancellation. Beats are chained (not an interval) so a slow beat never overlaps the next.
+ */
+function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, attempt: AbortController): { stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    timer = setTimeout(() => void beat().finally(() => attempt.signal.aborted || schedule()), deps.heartbeatSeconds * 1000);
+  };
+  const beat = async () => {
+    await Promise.all([
+      keepTokenAlive(task, deps, attempt),
+      keepMessageInvisible(message, deps),
+      abortIfJobEnded(task, deps, attempt),
+    ]);
+  };
+  schedule();
+  return { stop: () => clearTimeout(timer) };
+}
+
+async function keepTokenAlive(task: TaskMessage, deps: MessageDeps, attempt: AbortController): Promise<void> {
+  try {
+    await deps.sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.taskToken }));
+  } catch (error) {
+    if (isTaskGone(error)) attempt.abort(AbortReason.taskGone);
+    else deps.log.warn('heartbeat.failed', { error });
+  }
+}
+
+/** Three beats of invisibility: the message comes back soon after this worker dies. */
+async function keepMessageInvisible(message: Message, deps: MessageDeps): Promise<void> {
+  try {
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: deps.heartbeatSeconds * 3 }),
+    );
+  } catch (error) {
+    deps.log.warn('visibility.failed', { error });
+  }
+}
+
+async function abortIfJobEnded(task: TaskMessage, deps: MessageDeps, attempt: AbortController): Promise<void> {
+  try {
+    const job = await deps.store.get(task.jobId);
+    if (job && isTerminal(job.status)) attempt.abort(AbortReason.cancelled);
+  } catch (error) {
+    deps.log.warn('job.read-failed', { error });
+  }
+}
+
+/** Settles as soon as the signal aborts, without waiting for a robot that ignores it. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => {}); // its rejection after an abort is expected and handled via the signal
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error(`aborted: ${String(signal.reason)}`));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function parseTask(body: string | undefined): TaskMessage | undefined {
+  try {
+    return taskMessageSchema.parse(JSON.parse(body ?? ''));
+  } catch {
+    return undefined;
+  }
+}
+
+function isTaskGone(error: unknown): boolean {
+  return error instanceof Error && TASK_GONE_ERRORS.has(error.name);
+}
+
+/** A short fingerprint that tells tokens apart in logs without revealing them. */
+function tokenRef(taskToken: string): string {
+  return sha256Hex(taskToken).slice(0, 12);
+}

@@ -1,0 +1,71 @@
+import { Duration } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildJobWorkflowDefinition } from '../../core/workflow-definition';
+import { Data } from '../../lib/data';
+import { Workflow } from '../../lib/workflow';
+import { allowedActionsOf, bareStack, functionDefaults, joinParts, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
+
+const config = stageConfig('dev');
+let workflow: Workflow;
+let template: Template;
+
+beforeAll(() => {
+  const stack = bareStack();
+  const data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
+  workflow = new Workflow(stack, 'Workflow', { jobsTable: data.jobsTable, functionDefaults: functionDefaults(config), robot: config.robot });
+  template = Template.fromStack(stack);
+});
+
+describe('Workflow', () => {
+  it('parks a robot message in the DLQ after at least 3 receives', () => {
+    const queue = template.findResources('AWS::SQS::Queue')[logicalIdOf(workflow.robotQueue)];
+    const redrive = queue?.Properties.RedrivePolicy;
+    expect(redrive.maxReceiveCount).toBeGreaterThanOrEqual(3);
+    expect(redrive.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [logicalIdOf(workflow.robotDeadLetterQueue), 'Arn'] });
+  });
+
+  it('keeps a message invisible at least one heartbeat window', () => {
+    const queue = template.findResources('AWS::SQS::Queue')[logicalIdOf(workflow.robotQueue)];
+    expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(config.robot.heartbeatSeconds);
+  });
+
+  it('deploys exactly the shared definition, wired to this queue and these functions', () => {
+    const [stateMachine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const deployed = JSON.parse(joinParts(stateMachine?.Properties.DefinitionString));
+    const expected = buildJobWorkflowDefinition({
+      queueUrl: `<Ref:${logicalIdOf(workflow.robotQueue)}>`,
+      finalizeFunctionArn: `<GetAtt:${logicalIdOf(workflow.finalizeJobFunction)}.Arn>`,
+      failFunctionArn: `<GetAtt:${logicalIdOf(workflow.failJobFunction)}.Arn>`,
+      ...config.robot,
+    });
+    expect(deployed).toEqual(expected);
+    expect(deployed.States.RunRobot.HeartbeatSeconds).toBe(config.robot.heartbeatSeconds);
+    expect(deployed.States.RunRobot.TimeoutSeconds).toBe(config.robot.timeoutSeconds);
+  });
+
+  it('lets the state machine send to the robot queue and invoke only the two settle functions', () => {
+    const statements = statementsOf(template, workflow.stateMachine.role);
+    const resourcesFor = (action: string) =>
+      statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat());
+    expect(resourcesFor('sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': [logicalIdOf(workflow.robotQueue), 'Arn'] }]);
+    const invoked = JSON.stringify(resourcesFor('lambda:InvokeFunction'));
+    const lambdaIds = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) => invoked.includes(id));
+    expect(lambdaIds.sort()).toEqual([logicalIdOf(workflow.failJobFunction), logicalIdOf(workflow.finalizeJobFunction)].sort());
+  });
+
+  it('logs executions and traces them', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false },
+    });
+  });
+
+  it('lets the settle functions write jobs, with the table name in their environment', () => {
+    for (const fn of [workflow.finalizeJobFunction, workflow.failJobFunction]) {
+      expect(allowedActionsOf(template, fn.role!)).toContain('dynamodb:UpdateItem');
+      const props = template.findResources('AWS::Lambda::Function')[logicalIdOf(fn)]?.Properties;
+      expect(Object.keys(props.Environment.Variables)).toContain('JOBS_TABLE_NAME');
+    }
+  });
+});

@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  InvalidToken,
+  SendTaskFailureCommand,
+  SendTaskHeartbeatCommand,
+  SendTaskSuccessCommand,
+  SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+  TaskTimedOut,
+  type DescribeExecutionCommandOutput,
+} from '@aws-sdk/client-sfn';
+import { buildJobWorkflowDefinition } from '../../core/workflow-definition';
+import { RobotErrorName, type FailInput, type FinalizeInput, type RobotTaskMessage } from '../../core/workflow-contract';
+import { ensureRobotQueue, startLocalSqsS3 } from '../../local/emulators/sqs-s3';
+import { startLocalStepFunctions } from '../../local/emulators/step-functions';
+import { pollUntil } from '../../local/emulators/poll';
+
+const clientConfig = (endpoint: string) => ({
+  endpoint,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
+
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:roboport-test';
+const FINALIZE_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:finalize-job';
+const FAIL_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fail-job';
+
+describe('local Step Functions running the job workflow', () => {
+  let sqsS3: Awaited<ReturnType<typeof startLocalSqsS3>>;
+  let stepFunctions: Awaited<ReturnType<typeof startLocalStepFunctions>>;
+  let sqs: SQSClient;
+  let sfn: SFNClient;
+  let queueUrl: string;
+  const finalized: FinalizeInput[] = [];
+  const failed: FailInput[] = [];
+
+  beforeAll(async () => {
+    sqsS3 = await startLocalSqsS3();
+    sqs = new SQSClient(clientConfig(sqsS3.endpoint));
+    ({ queueUrl } = await ensureRobotQueue(sqs, 'robot'));
+    const definition = buildJobWorkflowDefinition({
+      queueUrl,
+      finalizeFunctionArn: FINALIZE_ARN,
+      failFunctionArn: FAIL_ARN,
+      heartbeatSeconds: 1,
+      timeoutSeconds: 5,
+      technicalRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1 },
+    });
+    stepFunctions = await startLocalStepFunctions({
+      definition,
+      stateMachineArn: STATE_MACHINE_ARN,
+      sqs,
+      lambdaHandlers: {
+        [FINALIZE_ARN]: async (payload) => {
+          finalized.push(payload as FinalizeInput);
+          return { jobId: (payload as FinalizeInput).jobId, settled: 'SUCCEEDED' };
+        },
+        [FAIL_ARN]: async (payload) => {
+          failed.push(payload as FailInput);
+          return { settled: 'FAILED' };
+        },
+      },
+    });
+    sfn = new SFNClient(clientConfig(stepFunctions.endpoint));
+  });
+
+  afterAll(async () => {
+    sfn.destroy();
+    sqs.destroy();
+    await stepFunctions.close();
+    await sqsS3.close();
+  });
+
+  async function startJob(jobId: string): Promise<string> {
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: jobId, input: JSON.stringify({ jobId }) }),
+    );
+    return executionArn!;
+  }
+
+  /** The fake worker's side: take the robot task message for this job off the queue. */
+  async function receiveTask(jobId: string): Promise<RobotTaskMessage> {
+    return pollUntil(
+      async () => {
+        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 1 }));
+        const message = Messages[0];
+        if (!message) return undefined;
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+        const task = JSON.parse(message.Body!) as RobotTaskMessage;
+        expect(task.jobId).toBe(jobId);
+        return task;
+      },
+      { timeoutMs: 5_000, description: `the robot task of ${jobId}` },
+    );
+  }
+
+  async function finishedExecution(executionArn: string): Promise<DescribeExecutionCommandOutput> {
+    return pollUntil(
+      async () => {
+        const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+        return execution.status === 'RUNNING' ? undefined : execution;
+      },
+      { timeoutMs: 10_000, description: `execution ${executionArn} to finish` },
+    );
+  }
+
+  const robotResult = { status: 'SUCCEEDED', artifactCount: 1 };
+
+  it('finalizes the job when the worker reports success', async () => {
+    const executionArn = await startJob('job-success');
+    const { taskToken } = await receiveTask('job-success');
+    expect(taskToken).toMatch(/^local-task-/);
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
+    await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(robotResult) }));
+
+    const execution = await finishedExecution(executionArn);
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(JSON.parse(execution.output!)).toEqual({ jobId: 'job-success', settled: 'SUCCEEDED' });
+    expect(finalized).toContainEqual({ jobId: 'job-success', result: robotResult });
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('retries a Robot.Technical failure with a new task token, then succeeds', async () => {
+    const executionArn = await startJob('job-retry');
+    const first = await receiveTask('job-retry');
+    await sfn.send(new SendTaskFailureCommand({ taskToken: first.taskToken, error: RobotErrorName.technical, cause: 'browser crashed' }));
+    const second = await receiveTask('job-retry');
+    expect(second.taskToken).not.toBe(first.taskToken);
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: second.taskToken, output: JSON.stringify(robotResult) }));
+
+    expect((await finishedExecution(executionArn)).status).toBe('SUCCEEDED');
+    expect(finalized).toContainEqual({ jobId: 'job-retry', result: robotResult });
+  });
+
+  it('fails the job with the worker error when a business failure is reported', async () => {
+    const executionArn = await startJob('job-business');
+    const { taskToken } = await receiveTask('job-business');
+    await sfn.send(new SendTaskFailureCommand({ taskToken, error: RobotErrorName.business, cause: 'login rejected' }));
+
+    const execution = await finishedExecution(executionArn);
+    expect(execution).toMatchObject({ status: 'FAILED', error: 'JobFailed' });
+    expect(failed).toContainEqual({ jobId: 'job-business', failure: { Error: RobotErrorName.business, Cause: 'login rejected' } });
+  });
+
+  it('fails the job with States.HeartbeatTimeout when the worker stops heartbeating', async () => {
+    const executionArn = await startJob('job-silent');
+    const { taskToken } = await receiveTask('job-silent');
+    await sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
+
+    expect((await finishedExecution(executionArn)).status).toBe('FAILED');
+    expect(failed.find((input) => input.jobId === 'job-silent')?.failure.Error).toBe('States.HeartbeatTimeout');
+    await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken }))).rejects.toBeInstanceOf(TaskTimedOut);
+  });
+
+  it('makes StartExecution idempotent by name and input, and stops executions', async () => {
+    const executionArn = await startJob('job-twice');
+    expect(await startJob('job-twice')).toBe(executionArn);
+    await expect(
+      sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'job-twice', input: '{"jobId":"other"}' })),
+    ).rejects.toBeInstanceOf(ExecutionAlreadyExists);
+
+    const { taskToken } = await receiveTask('job-twice');
+    await sfn.send(new StopExecutionCommand({ executionArn, error: 'Cancelled', cause: 'user cancelled' }));
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(execution).toMatchObject({ status: 'ABORTED', error: 'Cancelled', cause: 'user cancelled' });
+    expect(execution.stopDate).toBeInstanceOf(Date);
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
+    await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: 'garbage', output: '{}' }))).rejects.toBeInstanceOf(InvalidToken);
+    expect(failed.some((input) => input.jobId === 'job-twice')).toBe(false);
+  });
+});
+
+describe('closing the local Step Functions', () => {
+  it('leaves no timers behind while a task is still waiting for its token', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    const sqsS3 = await startLocalSqsS3();
+    const sqs = new SQSClient(clientConfig(sqsS3.endpoint));
+    const { queueUrl } = await ensureRobotQueue(sqs, 'robot');
+    const timersBefore = timers();
+    const stepFunctions = await startLocalStepFunctions({
+      definition: buildJobWorkflowDefinition({
+        queueUrl,
+        finalizeFunctionArn: FINALIZE_ARN,
+        failFunctionArn: FAIL_ARN,
+        heartbeatSeconds: 60,
+        timeoutSeconds: 600,
+        technicalRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1 },
+      }),
+      stateMachineArn: STATE_MACHINE_ARN,
+      sqs,
+      lambdaHandlers: {},
+    });
+    const sfn = new SFNClient(clientConfig(stepFunctions.endpoint));
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'waiting', input: '{"jobId":"waiting"}' }));
+    await pollUntil(async () => ((await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl }))).Messages ? true : undefined), {
+      description: 'the task message',
+    });
+    expect(timers()).toBeGreaterThan(timersBefore);
+
+    sfn.destroy();
+    await stepFunctions.close();
+    // At most the timers from before: unrelated ones (e.g. the SDK's) may have ended meanwhile.
+    expect(timers()).toBeLessThanOrEqual(timersBefore);
+    sqs.destroy();
+    await sqsS3.close();
+  });
+});

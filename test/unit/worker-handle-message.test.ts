@@ -1,0 +1,255 @@
+import { createHash } from 'node:crypto';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Page } from 'playwright-core';
+import { z } from 'zod';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { IllegalTransition, JobNotFound } from '../../core/errors';
+import { canTransition, type Artifact, type Job } from '../../core/job';
+import type { RobotCatalog } from '../../core/jobs';
+import type { JobStore } from '../../core/ports';
+import { businessError, type RobotDefinition } from '../../core/robot';
+import type { JobSessions } from '../../containers/robot/src/browser';
+import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
+import type { Logger } from '../../containers/robot/src/log';
+
+const JOB_ID = '6f1d8c1e-2a4b-4c3d-9e8f-0a1b2c3d4e5f';
+const TOKEN = 'token-'.padEnd(600, 'x');
+
+/** The JobStore contract in memory, with the real transition rules. */
+class MemoryJobStore implements JobStore {
+  readonly jobs = new Map<string, Job>();
+  async create(job: Job) {
+    if (this.jobs.has(job.jobId)) return false;
+    this.jobs.set(job.jobId, structuredClone(job));
+    return true;
+  }
+  async get(jobId: string) {
+    return this.jobs.get(jobId);
+  }
+  async transition(jobId: string, to: Job['status'], change: { now: string; countAttempt?: boolean }) {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFound(jobId);
+    if (!canTransition(job.status, to)) throw new IllegalTransition(`${job.status} → ${to}`);
+    Object.assign(job, { status: to, updatedAt: change.now, attempts: job.attempts + (change.countAttempt ? 1 : 0) });
+    return job;
+  }
+  async setExecutionArn() {}
+  async addArtifact(jobId: string, artifact: Artifact) {
+    this.jobs.get(jobId)?.artifacts.push(artifact);
+  }
+  async list() {
+    return { jobs: [...this.jobs.values()] };
+  }
+}
+
+const robotThat = (run: RobotDefinition['run']): RobotDefinition => ({
+  name: 'test-robot',
+  version: '1',
+  description: 'test',
+  input: z.record(z.string(), z.unknown()),
+  run,
+});
+
+const sqs = mockClient(SQSClient);
+const sfn = mockClient(SFNClient);
+const s3 = mockClient(S3Client);
+const logLines: { event: string; fields?: Record<string, unknown> }[] = [];
+const memoryLog = (): Logger => ({
+  info: (event, fields) => void logLines.push({ event, fields }),
+  warn: (event, fields) => void logLines.push({ event, fields }),
+  error: (event, fields) => void logLines.push({ event, fields }),
+  child: () => memoryLog(),
+});
+
+let store: MemoryJobStore;
+let closedSessions: number;
+
+function depsFor(robot: RobotDefinition): MessageDeps {
+  const robots: RobotCatalog = { find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] };
+  const sessions: JobSessions = {
+    open: async () => ({ page: {} as Page, close: async () => void (closedSessions += 1) }),
+  };
+  return {
+    sqs: new SQSClient({}),
+    sfn: new SFNClient({}),
+    s3: new S3Client({}),
+    store,
+    robots,
+    sessions,
+    queueUrl: 'https://sqs.local/robot-tasks',
+    artifactsBucket: 'artifacts',
+    egressAllowHosts: [],
+    heartbeatSeconds: 20,
+    log: memoryLog(),
+  };
+}
+
+const message = (body: unknown = { jobId: JOB_ID, taskToken: TOKEN }): Message => ({
+  MessageId: 'm-1',
+  ReceiptHandle: 'receipt-1',
+  Body: typeof body === 'string' ? body : JSON.stringify(body),
+});
+
+function seedJob(status: Job['status']): void {
+  const now = '2025-01-01T00:00:00.000Z';
+  void store.create({ jobId: JOB_ID, owner: 'u1', robot: 'test-robot', status, input: {}, attempts: 0, createdAt: now, updatedAt: now, artifacts: [], requestHash: 'h' });
+}
+
+const neverStops = new AbortController().signal;
+
+beforeEach(() => {
+  sqs.reset();
+  sfn.reset();
+  s3.reset();
+  logLines.length = 0;
+  store = new MemoryJobStore();
+  closedSessions = 0;
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('handleMessage', () => {
+  it('reports a job cancelled before it ran as Robot.Cancelled and deletes the message', async () => {
+    seedJob('CANCELLED');
+    let ran = false;
+    await handleMessage(message(), depsFor(robotThat(async () => ((ran = true), { status: 'SUCCEEDED' }))), neverStops);
+
+    expect(ran).toBe(false);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({ taskToken: TOKEN, error: 'Robot.Cancelled' });
+    expect(sqs.commandCalls(DeleteMessageCommand)[0]?.args[0].input).toEqual({ QueueUrl: 'https://sqs.local/robot-tasks', ReceiptHandle: 'receipt-1' });
+  });
+
+  it('still deletes the message of a cancelled job when the workflow already gave up on the token', async () => {
+    seedJob('CANCELLED');
+    sfn.on(SendTaskFailureCommand).rejects(new TaskTimedOut({ message: 'Task Timed Out', $metadata: {} }));
+    await handleMessage(message(), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
+
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+  });
+
+  it('stores each artifact with checksum and size, records it, and reports success', async () => {
+    seedJob('QUEUED');
+    const pdf = new TextEncoder().encode('%PDF-1.7 test');
+    const robot = robotThat(async ({ saveArtifact }) => {
+      await saveArtifact('snapshot.pdf', 'application/pdf', pdf);
+      return { status: 'SUCCEEDED' };
+    });
+    await handleMessage(message(), depsFor(robot), neverStops);
+
+    expect(s3.commandCalls(PutObjectCommand)[0]?.args[0].input).toMatchObject({
+      Bucket: 'artifacts',
+      Key: `jobs/${JOB_ID}/snapshot.pdf`,
+      ContentType: 'application/pdf',
+    });
+    const job = await store.get(JOB_ID);
+    expect(job).toMatchObject({ status: 'RUNNING', attempts: 1 });
+    expect(job?.artifacts).toEqual([
+      {
+        name: 'snapshot.pdf',
+        contentType: 'application/pdf',
+        size: pdf.byteLength,
+        sha256: createHash('sha256').update(pdf).digest('hex'),
+        key: `jobs/${JOB_ID}/snapshot.pdf`,
+      },
+    ]);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)[0]?.args[0].input).toEqual({
+      taskToken: TOKEN,
+      output: JSON.stringify({ status: 'SUCCEEDED', artifactCount: 1 }),
+    });
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+    expect(closedSessions).toBe(1);
+  });
+
+  it('reports a business error as Robot.Business with a {code, message} cause', async () => {
+    seedJob('QUEUED');
+    await handleMessage(message(), depsFor(robotThat(async () => Promise.reject(businessError('PAGE_NOT_FOUND', 'http://x/ answered HTTP 404')))), neverStops);
+
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toEqual({
+      taskToken: TOKEN,
+      error: 'Robot.Business',
+      cause: JSON.stringify({ code: 'PAGE_NOT_FOUND', message: 'http://x/ answered HTTP 404' }),
+    });
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+    expect(closedSessions).toBe(1);
+  });
+
+  it('reports an unexpected error as Robot.Technical', async () => {
+    seedJob('QUEUED');
+    await handleMessage(message(), depsFor(robotThat(async () => Promise.reject(new Error('Target closed')))), neverStops);
+
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({ error: 'Robot.Technical', cause: expect.stringContaining('Target closed') });
+  });
+
+  it('deletes the message when the token is no longer valid at report time', async () => {
+    seedJob('QUEUED');
+    sfn.on(SendTaskSuccessCommand).rejects(Object.assign(new Error('Invalid token'), { name: 'InvalidToken' }));
+    await handleMessage(message(), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
+
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+  });
+
+  it('leaves a malformed message in the queue for the DLQ', async () => {
+    await handleMessage(message('not json'), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
+    await handleMessage(message({ jobId: JOB_ID }), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
+
+    expect(sqs.calls()).toHaveLength(0);
+    expect(sfn.calls()).toHaveLength(0);
+    expect(logLines.filter((line) => line.event === 'message.malformed')).toHaveLength(2);
+  });
+
+  it('leaves the message in the queue when reporting fails for another reason', async () => {
+    seedJob('QUEUED');
+    sfn.on(SendTaskSuccessCommand).rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+    await handleMessage(message(), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
+
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+  });
+
+  it('releases the message without reporting when the worker stops mid-job', async () => {
+    seedJob('QUEUED');
+    const stop = new AbortController();
+    let robotStarted!: () => void;
+    const started = new Promise<void>((resolve) => (robotStarted = resolve));
+    const handling = handleMessage(
+      message(),
+      depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))),
+      stop.signal,
+    );
+    await started;
+    stop.abort();
+    await handling;
+
+    expect(sfn.calls()).toHaveLength(0);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toMatchObject({ VisibilityTimeout: 0 });
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+    expect(closedSessions).toBe(1);
+  });
+
+  it('aborts the robot and reports Robot.Cancelled when a heartbeat finds the job cancelled', async () => {
+    vi.useFakeTimers();
+    seedJob('QUEUED');
+    let robotStarted!: () => void;
+    const started = new Promise<void>((resolve) => (robotStarted = resolve));
+    const handling = handleMessage(message(), depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))), neverStops);
+    await started;
+    await store.transition(JOB_ID, 'CANCELLED', { now: new Date().toISOString() });
+    await vi.advanceTimersByTimeAsync(20_000);
+    await handling;
+
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toMatchObject({ VisibilityTimeout: 60 });
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({ error: 'Robot.Cancelled' });
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+  });
+
+  it('never logs the task token', async () => {
+    seedJob('QUEUED');
+    await handleMessage(message(), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
+
+    expect(JSON.stringify(logLines)).not.toContain(TOKEN.slice(0, 40));
+  });
+});
