@@ -42,8 +42,10 @@ export async function teardown(): Promise<void> {
   if (stack && stack.exitCode === null) {
     const exited = new Promise((resolve) => stack!.once('exit', resolve));
     stack.kill('SIGINT');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
-    if (stack.exitCode === null) stack.kill('SIGKILL');
+    // Ctrl-C must stop everything within the worker's grace period; SIGKILL is the last resort.
+    const killTimer = setTimeout(() => stack?.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(killTimer);
   }
   rmSync(dataDir, { recursive: true, force: true });
 }
