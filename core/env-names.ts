@@ -4,6 +4,7 @@
  */
 export const ENV = {
   jobsTable: 'JOBS_TABLE_NAME',
+  itemsTable: 'ITEMS_TABLE_NAME',
   artifactsBucket: 'ARTIFACTS_BUCKET_NAME',
   robotQueueUrl: 'ROBOT_QUEUE_URL',
   stateMachineArn: 'STATE_MACHINE_ARN',

@@ -9,3 +9,9 @@ export const JOBS_TABLE = {
   /** Everyone's jobs for admins, newest first: partition `entity` (always "JOB"), sort `createdKey`. */
   byCreatedIndex: { name: 'byCreated', partitionKey: 'entity', sortKey: 'createdKey' },
 } as const;
+
+/** Work items of jobs: partition `jobId`, sort `itemKey`; `position` keeps submission order in the item. */
+export const ITEMS_TABLE = {
+  partitionKey: 'jobId',
+  sortKey: 'itemKey',
+} as const;
