@@ -115,6 +115,9 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
   };
 }
 
+/** Cognito group whose members see and manage every owner's jobs. */
+export const ADMINS_GROUP = 'admins';
+
 /** Who is asking: the Cognito `sub` and whether the caller is in the `admins` group. */
 export interface Caller {
   sub: string;

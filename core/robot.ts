@@ -12,6 +12,11 @@ export interface RobotDefinition<Input = unknown> {
   version: string;
   description: string;
   input: z.ZodType<Input>;
+  /**
+   * The input field holding the list of work items (e.g. `invoices`): a spreadsheet upload fills
+   * it from a column, and a retry fills it with the failed items only. Absent: no items.
+   */
+  itemsField?: string;
   run(context: RobotContext, input: Input): Promise<RobotRunOutcome>;
 }
 

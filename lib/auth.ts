@@ -1,3 +1,4 @@
+import { ADMINS_GROUP } from '../core/job';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
@@ -7,7 +8,6 @@ export interface AuthProps {
 }
 
 /** The group whose members see and manage every job (core/job.ts `Caller`). */
-export const ADMINS_GROUP = 'admins';
 
 /** Cognito sign-in for the API: users are created by an administrator, never self-registered. */
 export class Auth extends Construct {

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { DomainError, InputInvalid, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '../../core/errors';
-import type { Caller } from '../../core/job';
+import { ADMINS_GROUP, type Caller } from '../../core/job';
 import { createLogger } from '../../core/logger';
 
 /** Job submissions carry their input inline; larger data belongs in a spreadsheet upload or S3. */
@@ -45,7 +45,7 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   const claims = event.requestContext.authorizer?.claims as Record<string, unknown> | undefined;
   const sub = claims?.sub;
   if (typeof sub !== 'string' || sub === '') throw new Unauthorized('A valid token is required');
-  return { sub, isAdmin: groupsOf(claims?.['cognito:groups']).includes('admins') };
+  return { sub, isAdmin: groupsOf(claims?.['cognito:groups']).includes(ADMINS_GROUP) };
 }
 
 /** API Gateway flattens the groups claim to a string such as "admins" or "[admins clients]". */

@@ -1,3 +1,4 @@
+import { ADMINS_GROUP } from '../../core/job';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import { createServer } from 'cognito-local/lib/server/server';
@@ -113,7 +114,6 @@ export interface LocalUserPool {
   clientId: string;
 }
 
-export const ADMINS_GROUP = 'admins';
 
 /**
  * Finds or creates (by name) the user pool, its app client, the `admins` group plus every group the
