@@ -73,29 +73,28 @@ export interface Job {
   requestHash: string;
   idempotencyKey?: string;
   executionArn?: string;
+  /** The job this one retries (POST /jobs/{jobId}/retry): the original stays as it ended. */
+  retryOf?: string;
+  /** Outcome of the job.finished webhook to `callbackUrl`; never changes the job's status. */
+  webhook?: WebhookDelivery;
 }
 
-/** The job as clients see it. */
-export interface JobView {
-  jobId: string;
-  robot: string;
-  status: JobStatus;
-  input: Record<string, unknown>;
-  callbackUrl?: string;
+export const WEBHOOK_DELIVERY_STATUSES = ['RETRYING', 'DELIVERED', 'FAILED'] as const;
+
+export interface WebhookDelivery {
+  /** RETRYING: the last attempt failed and the workflow will try again later. */
+  status: (typeof WEBHOOK_DELIVERY_STATUSES)[number];
   attempts: number;
-  createdAt: string;
-  updatedAt: string;
-  error?: JobError;
-  artifacts: ArtifactView[];
+  lastAttemptAt: string;
+  lastError?: string;
 }
 
-export interface ArtifactView {
-  name: string;
-  contentType: string;
-  size: number;
-  sha256: string;
-  url?: string;
-}
+/** The job as clients see it: no owner, hashes, keys or execution ARNs. */
+export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts'> & {
+  artifacts: ArtifactView[];
+};
+
+export type ArtifactView = Omit<Artifact, 'key'> & { url?: string };
 
 export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map()): JobView {
   return {
@@ -108,6 +107,8 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     ...(job.error ? { error: job.error } : {}),
+    ...(job.retryOf ? { retryOf: job.retryOf } : {}),
+    ...(job.webhook ? { webhook: job.webhook } : {}),
     artifacts: job.artifacts.map(({ name, contentType, size, sha256, key }) => {
       const url = urls.get(key);
       return { name, contentType, size, sha256, ...(url ? { url } : {}) };

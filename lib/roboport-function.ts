@@ -50,7 +50,13 @@ export class RoboportFunction extends NodejsFunction {
       timeout: props.timeout ?? Duration.seconds(10),
       memorySize: props.memorySize ?? 512,
       logGroup: new logs.LogGroup(scope, `${id}LogGroup`, { retention: logRetention, removalPolicy: logRemovalPolicy }),
-      environment: { [ENV.logLevel]: logLevel },
+      environment: {
+        [ENV.logLevel]: logLevel,
+        // Powertools (functions/shared/observability.ts): one service name per function, one namespace.
+        POWERTOOLS_SERVICE_NAME: `roboport-${id}`,
+        POWERTOOLS_METRICS_NAMESPACE: 'Roboport',
+        POWERTOOLS_LOG_LEVEL: logLevel.toUpperCase(),
+      },
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',

@@ -2,12 +2,10 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { DomainError, InputInvalid, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '../../core/errors';
 import { ADMINS_GROUP, type Caller } from '../../core/job';
-import { createLogger } from '../../core/logger';
+import { logger, observability } from './observability';
 
 /** Job submissions carry their input inline; larger data belongs in a spreadsheet upload or S3. */
 export const MAX_JSON_BODY_BYTES = 256 * 1024;
-
-const logger = createLogger({ component: 'api' });
 
 const RESPONSE_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
@@ -91,5 +89,8 @@ type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult
 
 /** Every API route: middleware first, handler last. */
 export function apiHandler(handler: ApiHandler) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>().use(httpErrors()).handler(handler);
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(observability<APIGatewayProxyEvent, APIGatewayProxyResult>())
+    .use(httpErrors())
+    .handler(handler);
 }
