@@ -20,5 +20,27 @@ export const ENV = {
   workerHeartbeatSeconds: 'WORKER_HEARTBEAT_SECONDS',
   /** Path of a Chromium binary; unset means @sparticuz/chromium's bundled one. */
   chromiumPath: 'CHROMIUM_PATH',
+  /** Per-portal session slots (DynamoDB). */
+  leasesTable: 'LEASES_TABLE_NAME',
+  /** Sessions all workers together may hold against one portal host. */
+  portalMaxSessions: 'PORTAL_MAX_SESSIONS',
+  /** Robots may read only the secrets whose names start with this (e.g. roboport/prod/robots/). */
+  robotSecretsPrefix: 'ROBOT_SECRETS_PREFIX',
+  /** Per-owner webhook signing secrets (DynamoDB). */
+  accountsTable: 'ACCOUNTS_TABLE_NAME',
+  /** Days a finished job stays in the jobs table before TTL deletes it (sets `expiresAt`). */
+  jobRetentionDays: 'JOB_RETENTION_DAYS',
+  /** The console's origin; API responses allow it in Access-Control-Allow-Origin. */
+  corsAllowedOrigin: 'CORS_ALLOWED_ORIGIN',
+  /** Recurring jobs (DynamoDB) and their EventBridge Scheduler triggers. */
+  schedulesTable: 'SCHEDULES_TABLE_NAME',
+  scheduleGroupName: 'SCHEDULE_GROUP_NAME',
+  /** The run-schedule Lambda every schedule invokes, and the role the Scheduler assumes to invoke it. */
+  scheduleTargetArn: 'SCHEDULE_TARGET_ARN',
+  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
+  /** Where the Scheduler parks invocations it could not deliver. */
+  scheduleDeadLetterQueueArn: 'SCHEDULE_DEAD_LETTER_QUEUE_ARN',
+  /** Shortest allowed time between two runs of one schedule (default 5; the local stack allows 1). */
+  scheduleMinIntervalMinutes: 'SCHEDULE_MIN_INTERVAL_MINUTES',
   logLevel: 'LOG_LEVEL',
 } as const;

@@ -33,9 +33,23 @@ export class JobNotFound extends DomainError {
   }
 }
 
+export class ScheduleNotFound extends DomainError {
+  readonly statusCode = 404;
+  readonly code = 'SCHEDULE_NOT_FOUND';
+  constructor(scheduleId: string) {
+    super(`Schedule ${scheduleId} does not exist`);
+  }
+}
+
 export class IllegalTransition extends DomainError {
   readonly statusCode = 409;
   readonly code = 'ILLEGAL_TRANSITION';
+}
+
+/** POST /jobs/{jobId}/retry on a job that is still running or has nothing left to retry. */
+export class RetryNotPossible extends DomainError {
+  readonly statusCode = 409;
+  readonly code = 'RETRY_NOT_POSSIBLE';
 }
 
 export class IdempotencyConflict extends DomainError {

@@ -28,7 +28,14 @@ export interface JobItem {
   artifact?: ItemArtifact;
   /** BUSINESS errors are final for the item; TECHNICAL ones are retried. */
   error?: JobError;
+  /** What the page looked like when the item failed: screenshot, HTML, Playwright trace. */
+  evidence?: ItemArtifact[];
   updatedAt: string;
+}
+
+/** Done for good: succeeded, or failed on its data (a retry of the same data fails again). */
+export function isItemSettled(item: Pick<JobItem, 'status' | 'error'>): boolean {
+  return item.status === 'SUCCEEDED' || (item.status === 'FAILED' && item.error?.type === 'BUSINESS');
 }
 
 export interface ItemPage {
@@ -43,9 +50,13 @@ export interface ItemStore {
   get(jobId: string, key: string): Promise<JobItem | undefined>;
   /** All items of a job in submission order, paginated. */
   list(jobId: string, query: { limit: number; nextToken?: string; status?: ItemStatus }): Promise<ItemPage>;
-  /** Counts an attempt on a PENDING item (conditional: never on a SUCCEEDED one). */
-  beginItem(jobId: string, key: string, now: string): Promise<JobItem>;
-  /** Checkpoint: the item is done; refused if it already succeeded (no duplicate artifact). */
-  markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<void>;
-  markFailed(jobId: string, key: string, error: JobError, now: string): Promise<void>;
+  /**
+   * Counts an attempt on an item that is not settled (see isItemSettled); undefined (nothing
+   * written) when it is settled or missing.
+   */
+  beginItem(jobId: string, key: string, now: string): Promise<JobItem | undefined>;
+  /** Checkpoint: the item is done; false (and nothing written) if it had already succeeded. */
+  markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<boolean>;
+  /** Records the failure and its evidence; never overwrites a success. */
+  markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<void>;
 }

@@ -17,7 +17,7 @@ import {
 } from './job';
 import type { ArtifactLinks, JobStore, WorkflowStarter } from './ports';
 import type { RobotDefinition } from './robot';
-import { RobotErrorName, type FailInput, type FinalizeInput } from './workflow-contract';
+import { RobotErrorName, type FailInput, type FinalizeInput, type SettleOutput } from './workflow-contract';
 
 /**
  * The job use cases. Handlers, the worker and the workflow steps call these; the adapters they
@@ -43,7 +43,8 @@ export interface SubmitResult {
   replayed: boolean;
 }
 
-const submissionSchema = z.strictObject({
+/** A JSON job submission; lib/api.ts also derives API Gateway's request model from it. */
+export const submissionSchema = z.strictObject({
   robot: z.string().min(1).max(64),
   input: z.record(z.string(), z.unknown()).default({}),
   callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
@@ -56,6 +57,17 @@ const idempotencyKeySchema = z
 const jobIdSchema = z.uuid();
 
 export async function submitJob(deps: SubmitDeps, caller: Caller, body: unknown, idempotencyKey?: string): Promise<SubmitResult> {
+  return queueJob(deps, caller, { owner: caller.sub, ...validateSubmission(deps, body) }, idempotencyKey);
+}
+
+export interface ValidSubmission {
+  robot: RobotDefinition;
+  input: Record<string, unknown>;
+  callbackUrl?: string;
+}
+
+/** `{robot, input, callbackUrl?}` checked against the catalog, the robot's input schema and the egress guard. */
+export function validateSubmission(deps: Pick<SubmitDeps, 'robots' | 'egressAllowHosts'>, body: unknown): ValidSubmission {
   const submission = parseOrThrow(submissionSchema, body, 'Job submission is invalid');
   const robot = deps.robots.find(submission.robot);
   if (!robot) {
@@ -68,22 +80,42 @@ export async function submitJob(deps: SubmitDeps, caller: Caller, body: unknown,
     const violation = staticEgressViolation(submission.callbackUrl, deps.egressAllowHosts);
     if (violation) throw new InputInvalid('callbackUrl is not allowed', { fields: [{ field: 'callbackUrl', message: violation }] });
   }
+  return { robot, input, ...(submission.callbackUrl ? { callbackUrl: submission.callbackUrl } : {}) };
+}
+
+/** A validated request for a new job. */
+export interface JobRequest {
+  /** Whose job it is: the caller, or the original owner when an admin retries someone's job. */
+  owner: string;
+  robot: RobotDefinition;
+  input: Record<string, unknown>;
+  callbackUrl?: string;
+  retryOf?: string;
+}
+
+/**
+ * Creates the job and starts its workflow; with an Idempotency-Key (scoped to the caller who
+ * sends it) a replay returns the job that key created before.
+ */
+export async function queueJob(deps: SubmitDeps, caller: Caller, request: JobRequest, idempotencyKey?: string): Promise<SubmitResult> {
+  const { robot, input, callbackUrl, retryOf } = request;
   const key = idempotencyKey === undefined ? undefined : parseOrThrow(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key is invalid', 'Idempotency-Key');
 
   const now = (deps.now ?? (() => new Date()))().toISOString();
   const job: Job = {
     jobId: key ? jobIdFromIdempotencyKey(caller.sub, key) : randomUUID(),
-    owner: caller.sub,
+    owner: request.owner,
     robot: robot.name,
     status: 'QUEUED',
     input,
-    ...(submission.callbackUrl ? { callbackUrl: submission.callbackUrl } : {}),
+    ...(callbackUrl ? { callbackUrl } : {}),
     attempts: 0,
     createdAt: now,
     updatedAt: now,
     artifacts: [],
-    requestHash: sha256Hex(canonicalJson({ robot: robot.name, input, callbackUrl: submission.callbackUrl ?? null })),
+    requestHash: sha256Hex(canonicalJson({ robot: robot.name, input, callbackUrl: callbackUrl ?? null, ...(retryOf ? { retryOf } : {}) })),
     ...(key ? { idempotencyKey: key } : {}),
+    ...(retryOf ? { retryOf } : {}),
   };
 
   if (await deps.store.create(job)) {
@@ -162,7 +194,7 @@ export async function cancelJob(store: JobStore, caller: Caller, jobId: string, 
   return toJobView(await store.transition(jobId, 'CANCELLED', { now: now.toISOString() }));
 }
 
-async function findVisibleJob(store: JobStore, caller: Caller, jobId: string): Promise<Job> {
+export async function findVisibleJob(store: JobStore, caller: Caller, jobId: string): Promise<Job> {
   // Someone else's job answers exactly like a missing one, so ids cannot be probed.
   const job = jobIdSchema.safeParse(jobId).success ? await store.get(jobId) : undefined;
   if (!job || !canSee(caller, job)) throw new JobNotFound(jobId);
@@ -187,6 +219,11 @@ export async function settleSuccess(store: JobStore, { jobId, result }: Finalize
 export async function settleFailure(store: JobStore, { jobId, failure }: FailInput, now = new Date()): Promise<Job> {
   const { status, error } = failureOutcome(failure);
   return settle(store, jobId, status, error, now);
+}
+
+/** What the settle steps hand back to the workflow. */
+export function toSettleOutput(job: Job): SettleOutput {
+  return { jobId: job.jobId, status: job.status, ...(job.error ? { error: job.error } : {}), hasCallback: job.callbackUrl !== undefined };
 }
 
 async function settle(store: JobStore, jobId: string, status: JobStatus, error: JobError | undefined, now: Date): Promise<Job> {
@@ -228,7 +265,7 @@ function parseCause(cause: string | undefined): { code?: string; message: string
   return { message: cause.slice(0, 1000) };
 }
 
-function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, message: string, fieldPrefix?: string): T {
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, message: string, fieldPrefix?: string): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const fields = result.error.issues.map((issue) => ({
@@ -240,8 +277,12 @@ function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, message: string, 
 
 /** The same owner and key always name the same job, which makes replays a plain conditional put. */
 export function jobIdFromIdempotencyKey(owner: string, key: string): string {
-  const hex = sha256Hex(`${owner}\n${key}`);
-  // Shaped as a UUID (version nibble 5, variant 8) so every job id has one format.
+  return nameBasedUuid(`${owner}\n${key}`);
+}
+
+/** A UUID derived from `name` (sha256, version nibble 5, variant 8): the same name, the same id. */
+export function nameBasedUuid(name: string): string {
+  const hex = sha256Hex(name);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 

@@ -8,22 +8,29 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
-  child(fields: LogFields): Logger;
+  /** A logger with more base fields; `secrets` adds values to mask (e.g. the ones a job reads). */
+  child(fields: LogFields, secrets?: Set<string>): Logger;
 }
 
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|credential/i;
 const MASK = '***';
 
 export function createLogger(base: LogFields = {}, secrets: Set<string> = new Set()): Logger {
+  return loggerMasking(base, [secrets]);
+}
+
+/** Secret sets are shared, not copied: a value registered after the logger was made is masked too. */
+function loggerMasking(base: LogFields, secretSets: readonly Set<string>[]): Logger {
   const write = (level: 'info' | 'warn' | 'error', message: string, fields?: LogFields) => {
-    const line = maskSecretValues(JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...redact(fields) }), secrets);
+    let line = JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...redact(fields) });
+    for (const secrets of secretSets) line = maskSecretValues(line, secrets);
     (level === 'info' ? process.stdout : process.stderr).write(`${line}\n`);
   };
   return {
     info: (message, fields) => write('info', message, fields),
     warn: (message, fields) => write('warn', message, fields),
     error: (message, fields) => write('error', message, fields),
-    child: (fields) => createLogger({ ...base, ...fields }, secrets),
+    child: (fields, secrets) => loggerMasking({ ...base, ...fields }, secrets ? [...secretSets, secrets] : secretSets),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Artifact, Job, JobError, JobStatus } from './job';
+import type { Artifact, Job, JobError, JobStatus, WebhookDelivery } from './job';
 
 /** Persistence of jobs. Every status change is one conditional write on one item. */
 export interface JobStore {
@@ -14,6 +14,8 @@ export interface JobStore {
   /** Appends an artifact while the job runs; replaces one of the same name (re-run of an attempt). */
   addArtifact(jobId: string, artifact: Artifact, now: string): Promise<void>;
   list(query: JobListQuery): Promise<JobPage>;
+  /** Records the webhook outcome; allowed in every status (terminal ones included), status untouched. */
+  setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void>;
 }
 
 export interface TransitionChange {

@@ -1,34 +1,104 @@
 import type { Page } from 'playwright-core';
 import type { z } from 'zod';
-import type { ErrorType } from './job';
+import type { ErrorType, JobError } from './job';
+import type { ItemStatus } from './items';
 
 /**
  * The robot SDK contract. A robot is one file in robots/: a name, a description, a zod input
- * schema (served as JSON Schema by GET /robots and enforced at submission), and `run`.
+ * schema (served as JSON Schema by GET /robots and enforced at submission), and either
+ *   - `run` (a simple robot: one task per job, e.g. web-snapshot), or
+ *   - `items` + optional `login` + `processItem` + optional `finish` (a robot over work items,
+ *     e.g. one invoice each): the runtime checkpoints every item, skips the ones already done
+ *     when a message comes back, and keeps a failed item's evidence.
  * Robots hold no AWS code: the runtime hands them everything through the context.
  */
-export interface RobotDefinition<Input = unknown> {
+export type RobotDefinition<Input = unknown> = SimpleRobot<Input> | ItemRobot<Input>;
+
+interface RobotBase<Input> {
   name: string;
   version: string;
   description: string;
   input: z.ZodType<Input>;
+}
+
+export interface SimpleRobot<Input = unknown> extends RobotBase<Input> {
+  itemsField?: undefined;
+  run(context: RobotContext, input: Input): Promise<RobotRunOutcome>;
+}
+
+export interface ItemRobot<Input = unknown> extends RobotBase<Input> {
   /**
    * The input field holding the list of work items (e.g. `invoices`): a spreadsheet upload fills
-   * it from a column, and a retry fills it with the failed items only. Absent: no items.
+   * it from a column, and a retry fills it with the failed items only.
    */
-  itemsField?: string;
-  run(context: RobotContext, input: Input): Promise<RobotRunOutcome>;
+  itemsField: string;
+  /**
+   * The site the robot signs in to. The runtime caps the sessions against its host across all
+   * workers (a lease per portal), so a job may wait for a free slot before it starts.
+   */
+  portalUrl?(input: Input): string;
+  /** The work items in input order; keys are stable (same input, same keys) and unique. */
+  items(input: Input): WorkItem[];
+  /** Runs once per attempt, before the first item (and never when no item is left to do). */
+  login?(context: RobotContext, input: Input): Promise<void>;
+  /**
+   * One item. Throw a business error for bad data (the item fails, the job goes on) and a
+   * technical one for anything a retry may fix. The returned file becomes the item's artifact.
+   */
+  processItem(context: RobotContext, item: WorkItem, input: Input): Promise<ItemOutput>;
+  /** After the last item (every item done or business-failed): e.g. write a manifest. */
+  finish?(context: FinishContext, summary: JobSummary): Promise<void>;
+}
+
+export interface WorkItem {
+  /** 1-128 characters of A-Z a-z 0-9 . _ - (it names the item's folder in the artifact store). */
+  key: string;
+}
+
+export interface ItemOutput {
+  file?: { name: string; contentType: string; body: Uint8Array };
+}
+
+/** Every item of the job, in input order, as the checkpoints record them. */
+export interface JobSummary {
+  items: ItemSummary[];
+  succeeded: number;
+  failed: number;
+}
+
+export interface ItemSummary {
+  key: string;
+  status: ItemStatus;
+  artifact?: { name: string; sha256: string; size: number };
+  error?: JobError;
+}
+
+export const ITEM_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function isItemRobot<Input>(robot: RobotDefinition<Input>): robot is ItemRobot<Input> {
+  return typeof robot.itemsField === 'string';
 }
 
 export interface RobotContext {
   /** A page in a browser context of its own, behind the egress guard. */
   page: Page;
-  /** Aborted when the job is cancelled or the worker is stopping. */
+  /** Aborted when the job is cancelled or the worker must stop at once. */
   signal: AbortSignal;
+  /** Masks the values of every secret the robot has read. */
   log: RobotLogger;
   /** Stores a file as an artifact of the job (S3 in the cloud, the local S3 emulation locally). */
   saveArtifact(name: string, contentType: string, body: Uint8Array): Promise<void>;
+  /**
+   * A secret's value by name (only names under the worker's robot-secrets prefix). Its values
+   * are masked in the logs from then on.
+   */
+  secret(name: string): Promise<string>;
+  /** Items done so far (the runtime reports item progress itself). */
+  progress(done: number, total: number): void;
 }
+
+/** The browser session has ended by the time `finish` runs. */
+export type FinishContext = Omit<RobotContext, 'page'>;
 
 export interface RobotLogger {
   info(message: string, fields?: Record<string, unknown>): void;

@@ -8,10 +8,40 @@ export const JOBS_TABLE = {
   byOwnerIndex: { name: 'byOwner', partitionKey: 'owner', sortKey: 'createdKey' },
   /** Everyone's jobs for admins, newest first: partition `entity` (always "JOB"), sort `createdKey`. */
   byCreatedIndex: { name: 'byCreated', partitionKey: 'entity', sortKey: 'createdKey' },
+  /** Epoch seconds after which DynamoDB deletes a finished job (TTL); unset while the job runs. */
+  ttlAttribute: 'expiresAt',
 } as const;
 
-/** Work items of jobs: partition `jobId`, sort `itemKey`; `position` keeps submission order in the item. */
+/** Work items of jobs: partition `jobId`, sort `itemKey`. */
 export const ITEMS_TABLE = {
   partitionKey: 'jobId',
   sortKey: 'itemKey',
+  /** A job's items in submission order: local index sorted by the number `position`. */
+  byPositionIndex: { name: 'byPosition', sortKey: 'position' },
+} as const;
+
+/**
+ * Per-portal session slots (core/portal-lease.ts): one item per slot, partition `leaseKey`
+ * (= host#slot); `expiresAt` (epoch seconds) is also the table's TTL attribute.
+ */
+export const LEASES_TABLE = {
+  partitionKey: 'leaseKey',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/**
+ * Per-owner settings that are not jobs: the webhook signing secrets (core/webhook-secrets.ts).
+ * A table of its own so that only the functions that sign webhooks or serve the secret can read it.
+ */
+export const ACCOUNTS_TABLE = {
+  partitionKey: 'owner',
+} as const;
+
+/** Recurring jobs (core/schedules.ts), with the same owner and admin listings as the jobs table. */
+export const SCHEDULES_TABLE = {
+  partitionKey: 'scheduleId',
+  /** Caller's schedules, newest first: partition `owner`, sort `createdKey` (= createdAt#scheduleId). */
+  byOwnerIndex: { name: 'byOwner', partitionKey: 'owner', sortKey: 'createdKey' },
+  /** Everyone's schedules for admins: partition `entity` (always "SCHEDULE"), sort `createdKey`. */
+  byCreatedIndex: { name: 'byCreated', partitionKey: 'entity', sortKey: 'createdKey' },
 } as const;

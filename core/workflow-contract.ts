@@ -1,3 +1,5 @@
+import type { JobError, JobStatus } from './job';
+
 /**
  * What the workflow, the robot worker and the settle steps say to each other. Payloads carry
  * the job id, never the robot input (Step Functions and SQS payloads are capped at 256 KB).
@@ -38,3 +40,22 @@ export interface FailInput {
   jobId: string;
   failure: { Error?: string; Cause?: string };
 }
+
+/** What the settle steps return; the workflow's callback choice reads `hasCallback`. */
+export interface SettleOutput {
+  jobId: string;
+  status: JobStatus;
+  error?: JobError;
+  /** true when the job carries a callbackUrl: the workflow then runs NotifyWebhook. */
+  hasCallback: boolean;
+}
+
+/** Input of the NotifyWebhook step. */
+export interface NotifyWebhookInput {
+  jobId: string;
+  /** Attempts the workflow makes in all (first + retries): the last failed one gives up. */
+  maxAttempts: number;
+}
+
+/** The error NotifyWebhook raises when an attempt failed and another will follow (Retry matches it). */
+export const WEBHOOK_DELIVERY_FAILED = 'Webhook.DeliveryFailed';

@@ -1,4 +1,4 @@
-import { RobotErrorName } from './workflow-contract';
+import { RobotErrorName, WEBHOOK_DELIVERY_FAILED } from './workflow-contract';
 
 /**
  * The job workflow as Amazon States Language. It exists once: the CDK workflow construct
@@ -6,8 +6,12 @@ import { RobotErrorName } from './workflow-contract';
  * aws-local-stepfunctions (with local URLs/ARNs as parameters).
  *
  *   RunRobot (SQS .waitForTaskToken, heartbeat + timeout, retry Robot.Technical with backoff)
- *     ├─ success ─► FinalizeJob (Lambda: SUCCEEDED | PARTIAL) ─► end
- *     └─ any error ► FailJob (Lambda: FAILED | TIMED_OUT | CANCELLED) ─► JobFailed
+ *     ├─ success ─► FinalizeJob (Lambda: SUCCEEDED | PARTIAL) ─► [callback?] NotifyWebhook ─► Done
+ *     └─ any error ► FailJob (Lambda: FAILED | TIMED_OUT | CANCELLED) ─► [callback?] NotifyWebhook ─► JobFailed
+ *
+ * NotifyWebhook (Lambda) makes one delivery attempt; a failed one raises Webhook.DeliveryFailed,
+ * retried with capped exponential backoff and full jitter for hours. Each path has its own
+ * Choice + NotifyWebhook pair so that the failure path still ends in the Fail state.
  */
 export interface JobWorkflowParams {
   queueUrl: string;
@@ -18,13 +22,31 @@ export interface JobWorkflowParams {
   /** Upper bound for one robot attempt. */
   timeoutSeconds: number;
   technicalRetry: { maxAttempts: number; intervalSeconds: number; backoffRate: number };
+  notifyWebhookFunctionArn: string;
+  webhookRetry: WebhookRetry;
 }
+
+/** Retries after a failed webhook attempt: wait min(interval × rate^n, maxDelay), jittered. */
+export interface WebhookRetry {
+  maxAttempts: number;
+  intervalSeconds: number;
+  backoffRate: number;
+  maxDelaySeconds: number;
+}
+
+/** 12 retries at 30 s, 1, 2, 4, 8, 16, 32 min, then hourly: the last one ~6 h after the first attempt (~3 h with jitter). */
+export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = { maxAttempts: 12, intervalSeconds: 30, backoffRate: 2, maxDelaySeconds: 3600 };
 
 export const WORKFLOW_STATES = {
   runRobot: 'RunRobot',
   finalizeJob: 'FinalizeJob',
   failJob: 'FailJob',
   jobFailed: 'JobFailed',
+  callbackAfterFinalize: 'HasCallbackAfterFinalize',
+  notifyAfterFinalize: 'NotifyWebhookAfterFinalize',
+  done: 'Done',
+  callbackAfterFail: 'HasCallbackAfterFail',
+  notifyAfterFail: 'NotifyWebhookAfterFail',
 } as const;
 
 /** Retries for transient Lambda errors, as AWS recommends for every lambda:invoke task. */
@@ -70,8 +92,10 @@ export function buildJobWorkflowDefinition(params: JobWorkflowParams) {
         },
         OutputPath: '$.Payload',
         Retry: [LAMBDA_SERVICE_RETRY],
-        End: true,
+        Next: WORKFLOW_STATES.callbackAfterFinalize,
       },
+      ...webhookStates(params, WORKFLOW_STATES.callbackAfterFinalize, WORKFLOW_STATES.notifyAfterFinalize, WORKFLOW_STATES.done),
+      [WORKFLOW_STATES.done]: { Type: 'Succeed' },
       [WORKFLOW_STATES.failJob]: {
         Type: 'Task',
         Resource: 'arn:aws:states:::lambda:invoke',
@@ -81,13 +105,53 @@ export function buildJobWorkflowDefinition(params: JobWorkflowParams) {
         },
         OutputPath: '$.Payload',
         Retry: [LAMBDA_SERVICE_RETRY],
-        Next: WORKFLOW_STATES.jobFailed,
+        Next: WORKFLOW_STATES.callbackAfterFail,
       },
+      ...webhookStates(params, WORKFLOW_STATES.callbackAfterFail, WORKFLOW_STATES.notifyAfterFail, WORKFLOW_STATES.jobFailed),
       [WORKFLOW_STATES.jobFailed]: {
         Type: 'Fail',
         Error: 'JobFailed',
         Cause: 'The robot did not complete the job; the job record holds the reason.',
       },
+    },
+  };
+}
+
+/**
+ * After a settle step (its output is a SettleOutput): a Choice on `hasCallback`, then the
+ * NotifyWebhook task, then `next`. The task's result is dropped so `next` sees the settled job;
+ * an error that outlives the retries is caught, since a webhook never changes how the job ended.
+ */
+function webhookStates(params: JobWorkflowParams, choiceState: string, notifyState: string, next: string) {
+  const { webhookRetry } = params;
+  return {
+    [choiceState]: {
+      Type: 'Choice',
+      // IsPresent first: a BooleanEquals on a missing field is a runtime error, not a false.
+      Choices: [{ And: [{ Variable: '$.hasCallback', IsPresent: true }, { Variable: '$.hasCallback', BooleanEquals: true }], Next: notifyState }],
+      Default: next,
+    },
+    [notifyState]: {
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        FunctionName: params.notifyWebhookFunctionArn,
+        Payload: { 'jobId.$': '$.jobId', maxAttempts: webhookRetry.maxAttempts + 1 },
+      },
+      ResultPath: null,
+      Retry: [
+        LAMBDA_SERVICE_RETRY,
+        {
+          ErrorEquals: [WEBHOOK_DELIVERY_FAILED],
+          IntervalSeconds: webhookRetry.intervalSeconds,
+          BackoffRate: webhookRetry.backoffRate,
+          MaxAttempts: webhookRetry.maxAttempts,
+          MaxDelaySeconds: webhookRetry.maxDelaySeconds,
+          JitterStrategy: 'FULL',
+        },
+      ],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.webhookError', Next: next }],
+      Next: next,
     },
   };
 }

@@ -1,18 +1,35 @@
-import { ADMINS_GROUP } from '../core/job';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
+import { ADMINS_GROUP } from '../core/job';
 
 export interface AuthProps {
   readonly removalPolicy: RemovalPolicy;
+  /** Prefix of the Cognito domain that serves the OAuth token endpoint; unique per region. */
+  readonly domainPrefix: string;
 }
 
-/** The group whose members see and manage every job (core/job.ts `Caller`). */
+/** Members see only their own jobs; the group exists so that administrators can tag customers. */
+export const CLIENTS_GROUP = 'clients';
 
-/** Cognito sign-in for the API: users are created by an administrator, never self-registered. */
+/** Identifier of the resource server whose scopes machine clients are granted. */
+export const RESOURCE_SERVER_ID = 'roboport';
+
+/**
+ * Cognito sign-in. People are created by an administrator (never self-registered), sign in
+ * with email and password (SRP, or USER_PASSWORD_AUTH for the CLI) and may add a TOTP second
+ * factor. Machines use the client-credentials flow of a confidential app client and receive
+ * access tokens with the `roboport/jobs.read` and `roboport/jobs.write` scopes.
+ */
 export class Auth extends Construct {
   public readonly userPool: cognito.UserPool;
+  /** Public client (no secret) of the console and the CLI. */
   public readonly userPoolClient: cognito.UserPoolClient;
+  /** Confidential client for machine-to-machine calls (client credentials). */
+  public readonly machineClient: cognito.UserPoolClient;
+  public readonly domain: cognito.UserPoolDomain;
+  /** Full scope names, e.g. `roboport/jobs.read`, as API Gateway's authorizer expects them. */
+  public readonly scopes: { readonly read: string; readonly write: string };
 
   constructor(scope: Construct, id: string, props: AuthProps) {
     super(scope, id);
@@ -20,15 +37,24 @@ export class Auth extends Construct {
       selfSignUpEnabled: false,
       signInAliases: { email: true },
       signInCaseSensitive: false,
-      passwordPolicy: { minLength: 12, requireLowercase: true, requireUppercase: true, requireDigits: true, requireSymbols: false },
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+      },
+      mfa: cognito.Mfa.OPTIONAL,
+      mfaSecondFactor: { otp: true, sms: false },
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
       deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy,
     });
 
-    // A public client (no secret) for the CLI and browser; refresh-token auth is always enabled.
     this.userPoolClient = this.userPool.addClient('ApiClient', {
-      authFlows: { userPassword: true },
+      // SRP keeps passwords off the wire; USER_PASSWORD_AUTH stays for the CLI and the local stack.
+      authFlows: { userPassword: true, userSrp: true },
       generateSecret: false,
       preventUserExistenceErrors: true,
       accessTokenValidity: Duration.hours(1),
@@ -36,10 +62,35 @@ export class Auth extends Construct {
       refreshTokenValidity: Duration.days(30),
     });
 
+    const read = new cognito.ResourceServerScope({ scopeName: 'jobs.read', scopeDescription: 'Read jobs, items and artifacts' });
+    const write = new cognito.ResourceServerScope({ scopeName: 'jobs.write', scopeDescription: 'Submit, cancel and retry jobs' });
+    const resourceServer = this.userPool.addResourceServer('ResourceServer', {
+      identifier: RESOURCE_SERVER_ID,
+      userPoolResourceServerName: 'Roboport API',
+      scopes: [read, write],
+    });
+    this.scopes = { read: `${RESOURCE_SERVER_ID}/${read.scopeName}`, write: `${RESOURCE_SERVER_ID}/${write.scopeName}` };
+    this.machineClient = this.userPool.addClient('MachineClient', {
+      generateSecret: true,
+      authFlows: {},
+      oAuth: {
+        flows: { clientCredentials: true },
+        scopes: [cognito.OAuthScope.resourceServer(resourceServer, read), cognito.OAuthScope.resourceServer(resourceServer, write)],
+      },
+      accessTokenValidity: Duration.hours(1),
+    });
+    // The token endpoint of the client-credentials flow lives on the user pool's domain.
+    this.domain = this.userPool.addDomain('Domain', { cognitoDomain: { domainPrefix: props.domainPrefix } });
+
     new cognito.UserPoolGroup(this, 'AdminsGroup', {
       userPool: this.userPool,
       groupName: ADMINS_GROUP,
       description: 'Sees and manages every job',
+    });
+    new cognito.UserPoolGroup(this, 'ClientsGroup', {
+      userPool: this.userPool,
+      groupName: CLIENTS_GROUP,
+      description: 'Customers: see and manage their own jobs',
     });
   }
 }

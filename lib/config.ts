@@ -16,6 +16,15 @@ const FARGATE_MEMORY_BY_CPU: Readonly<Record<number, { min: number; max: number;
 
 const positiveInt = z.number().int().positive();
 
+const throttleSchema = z
+  .strictObject({ rateLimit: positiveInt, burstLimit: positiveInt })
+  .refine((throttle) => throttle.burstLimit >= throttle.rateLimit, { message: 'burstLimit must be at least rateLimit', path: ['burstLimit'] });
+
+const customDomainSchema = z.strictObject({
+  name: z.string().regex(/^([a-z0-9-]+\.)+[a-z]{2,}$/, 'must be a lower-case host name such as api.example.com'),
+  certificateArn: z.string().regex(/^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, 'must be an ACM certificate ARN'),
+});
+
 const stageSettingsSchema = z
   .strictObject({
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
@@ -43,11 +52,49 @@ const stageSettingsSchema = z
       maxTasks: positiveInt.max(100),
       cpu: z.union(Object.keys(FARGATE_MEMORY_BY_CPU).map((cpu) => z.literal(Number(cpu)))),
       memoryMiB: positiveInt,
+      /** Tasks always placed on on-demand Fargate; the rest is split by the weights below. */
+      onDemandBase: z.number().int().min(0),
+      onDemandWeight: z.number().int().min(0).max(1000),
+      spotWeight: z.number().int().min(0).max(1000),
+    }),
+    api: z.strictObject({
+      /** Every method's throttle, for all callers together (requests per second, burst). */
+      throttle: throttleSchema,
+      /** The throttle of one machine client's API key. */
+      machineClientThrottle: throttleSchema,
+      /** Requests per day one machine client's API key may make. */
+      machineClientDailyQuota: positiveInt,
+      /** Requests from one IP address per 5 minutes before WAF blocks it (WAF's minimum is 10). */
+      wafRateLimitPer5Minutes: positiveInt.min(10),
+    }),
+    alarms: z.strictObject({
+      /** Alarm topic subscription; unset means subscribe by hand (docs/deploy.md). */
+      email: z.email().optional(),
+      /** A job waiting longer than this for a worker raises an alarm. */
+      oldestQueuedJobSeconds: positiveInt,
+      /** The fleet at its maximum for this long raises an alarm: it is too small for the load. */
+      fleetAtMaxMinutes: positiveInt,
     }),
     /** SigV4 presigned URLs are valid for at most 7 days. */
     artifactUrlTtlSeconds: positiveInt.min(60).max(7 * 24 * 3600),
     /** Artifacts are deleted from S3 this many days after upload. */
     artifactRetentionDays: positiveInt,
+    /** Finished jobs are deleted from the jobs table (TTL) this many days after they settle. */
+    jobRetentionDays: positiveInt,
+    /** Custom domain names; unset means the generated execute-api and CloudFront names. */
+    domains: z
+      .strictObject({
+        /** The API's name; its certificate is a regional ACM certificate in the stage's region. */
+        api: customDomainSchema.optional(),
+        /** The console's name (CORS allows it); CloudFront takes certificates from us-east-1 only. */
+        console: customDomainSchema
+          .refine((domain) => domain.certificateArn.startsWith('arn:aws:acm:us-east-1:'), {
+            message: 'CloudFront needs a certificate in us-east-1',
+            path: ['certificateArn'],
+          })
+          .optional(),
+      })
+      .optional(),
     /** host[:port] the worker's egress guard lets through although private; empty on AWS. */
     egressAllowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port')),
   })
@@ -57,6 +104,9 @@ const stageSettingsSchema = z
     }
     if (settings.fleet.minTasks > settings.fleet.maxTasks) {
       ctx.addIssue({ code: 'custom', path: ['fleet', 'minTasks'], message: 'must not exceed fleet.maxTasks' });
+    }
+    if (settings.fleet.onDemandWeight + settings.fleet.spotWeight === 0) {
+      ctx.addIssue({ code: 'custom', path: ['fleet', 'spotWeight'], message: 'fleet.onDemandWeight or fleet.spotWeight must be above 0' });
     }
     const memory = FARGATE_MEMORY_BY_CPU[settings.fleet.cpu];
     const { memoryMiB } = settings.fleet;

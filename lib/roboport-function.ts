@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,6 +10,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
+import { acknowledge } from './nag';
 
 /** Settings every Lambda of one stage shares. */
 export interface FunctionDefaults {
@@ -17,6 +19,8 @@ export interface FunctionDefaults {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly logLevel: string;
+  /** Encrypts the function log groups; the key policy must admit CloudWatch Logs (lib/data.ts). */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 export interface RoboportFunctionProps {
@@ -31,25 +35,31 @@ export interface RoboportFunctionProps {
 }
 
 /**
- * Every Roboport Lambda: Node.js 22 on ARM, X-Ray tracing, its own log group with the stage's
+ * Every Roboport Lambda: Node.js 24 on ARM, X-Ray tracing, its own log group with the stage's
  * retention, and an ESM bundle with source maps. The `use*` helpers grant access and set the
  * environment variable the handler reads, so the two never drift apart.
  */
 export class RoboportFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: RoboportFunctionProps) {
-    const { sourceRoot, logRetention, logRemovalPolicy, logLevel } = props.defaults;
+    const { sourceRoot, logRetention, logRemovalPolicy, logLevel, logEncryptionKey } = props.defaults;
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, { retention: logRetention, removalPolicy: logRemovalPolicy, encryptionKey: logEncryptionKey });
+    // Its own role, so that it may write its own log group only (the managed
+    // AWSLambdaBasicExecutionRole would let it write every log group of the account).
+    const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    logGroup.grantWrite(role);
     super(scope, id, {
+      role,
       entry: path.join(sourceRoot, props.entry),
       handler: 'handler',
       projectRoot: sourceRoot,
       depsLockFilePath: path.join(sourceRoot, 'package-lock.json'),
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       tracing: lambda.Tracing.ACTIVE,
       timeout: props.timeout ?? Duration.seconds(10),
       memorySize: props.memorySize ?? 512,
-      logGroup: new logs.LogGroup(scope, `${id}LogGroup`, { retention: logRetention, removalPolicy: logRemovalPolicy }),
+      logGroup,
       environment: {
         [ENV.logLevel]: logLevel,
         // Powertools (functions/shared/observability.ts): one service name per function, one namespace.
@@ -59,7 +69,7 @@ export class RoboportFunction extends NodejsFunction {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
+        target: 'node24',
         mainFields: ['module', 'main'],
         minify: true,
         sourceMap: true,
@@ -69,18 +79,41 @@ export class RoboportFunction extends NodejsFunction {
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
+    acknowledge(
+      role.node.findChild('DefaultPolicy'),
+      'AwsSolutions-IAM5[Resource::*]',
+      'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which accept only "*"; test/infra checks that no other statement uses "*".',
+    );
   }
 
   useJobsTable(table: ITableV2, access: 'read' | 'readWrite'): this {
+    return this.useTable(table, access, ENV.jobsTable);
+  }
+
+  useItemsTable(table: ITableV2, access: 'read' | 'readWrite'): this {
+    return this.useTable(table, access, ENV.itemsTable);
+  }
+
+  /** Webhook secrets: read, and written when an owner's first secret is created or rotated. */
+  useAccountsTable(table: ITableV2): this {
+    return this.useTable(table, 'readWrite', ENV.accountsTable);
+  }
+
+  useSchedulesTable(table: ITableV2, access: 'read' | 'readWrite'): this {
+    return this.useTable(table, access, ENV.schedulesTable);
+  }
+
+  private useTable(table: ITableV2, access: 'read' | 'readWrite', envName: string): this {
     if (access === 'read') table.grantReadData(this);
     else table.grantReadWriteData(this);
-    this.addEnvironment(ENV.jobsTable, table.tableName);
+    this.addEnvironment(envName, table.tableName);
     return this;
   }
 
   /** Read access for presigning artifact downloads: the URL carries this role's permissions. */
   useArtifactDownloads(bucket: IBucket, urlTtl: Duration): this {
     this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [bucket.arnForObjects('*')] }));
+    bucket.encryptionKey?.grantDecrypt(this);
     this.addEnvironment(ENV.artifactsBucket, bucket.bucketName);
     this.addEnvironment(ENV.artifactUrlTtlSeconds, String(urlTtl.toSeconds()));
     return this;

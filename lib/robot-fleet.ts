@@ -1,16 +1,19 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
+import { acknowledge, wildcardResourceFinding } from './nag';
 
 export interface RobotFleetProps {
   /** Repository root: the Docker build context of containers/robot/Dockerfile. */
@@ -22,6 +25,10 @@ export interface RobotFleetProps {
   readonly maxTasks: number;
   readonly cpu: number;
   readonly memoryMiB: number;
+  /** Tasks always on on-demand Fargate; the rest is split between on-demand and Spot by weight. */
+  readonly onDemandBase: number;
+  readonly onDemandWeight: number;
+  readonly spotWeight: number;
   readonly workerConcurrency: number;
   /** The workflow's HeartbeatSeconds; the worker heartbeats well within it. */
   readonly heartbeatSeconds: number;
@@ -29,6 +36,8 @@ export interface RobotFleetProps {
   readonly logLevel: string;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  /** Encrypts the worker and VPC flow log groups. */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 const ROBOT_DOCKERFILE = 'containers/robot/Dockerfile';
@@ -43,16 +52,30 @@ const IMAGE_CONTEXT_EXCLUDES = [
   'bin', 'lib', 'cdk.json',
 ];
 
+/** Interface endpoints keep AWS API traffic of the workers off the NAT gateway. */
+const INTERFACE_ENDPOINTS = {
+  Sqs: ec2.InterfaceVpcEndpointAwsService.SQS,
+  StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+  SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+  EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
+  EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
+  Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+} as const;
+
 /**
- * The robot workers: Fargate tasks in private subnets (internet via one NAT gateway) that
- * take jobs from the robot queue, run the robot, upload artifacts and report to the workflow.
- * The task count follows the number of jobs queued or running.
+ * The robot workers: Fargate tasks (Spot and on-demand) in private subnets that take jobs from
+ * the robot queue, run the robot, upload artifacts and report to the workflow. AWS APIs are
+ * reached through VPC endpoints, websites through one NAT gateway, and only on port 443.
+ * The task count follows the jobs queued or running per task (see scaleWithJobs).
  */
 export class RobotFleet extends Construct {
   public readonly vpc: ec2.Vpc;
   public readonly cluster: ecs.Cluster;
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   public readonly service: ecs.FargateService;
+  public readonly securityGroup: ec2.SecurityGroup;
+  /** Tasks running now (Container Insights), for scaling and alarms. */
+  public readonly runningTasks: cloudwatch.IMetric;
 
   constructor(scope: Construct, id: string, props: RobotFleetProps) {
     super(scope, id);
@@ -63,8 +86,40 @@ export class RobotFleet extends Construct {
         { name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
         { name: 'Private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
       ],
+      gatewayEndpoints: {
+        S3: { service: ec2.GatewayVpcEndpointAwsService.S3, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }] },
+        DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets: [{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }] },
+      },
     });
-    this.cluster = new ecs.Cluster(this, 'Cluster', { vpc: this.vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    for (const [name, service] of Object.entries(INTERFACE_ENDPOINTS)) {
+      // `open`: the endpoint's security group admits 443 from the VPC, where the workers run.
+      this.vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, subnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }, open: true });
+    }
+    // Rejected connections only: enough to see what the egress rule blocks, at little cost.
+    this.vpc.addFlowLog('RejectedFlowLog', {
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(
+        new logs.LogGroup(this, 'FlowLogGroup', {
+          retention: props.logRetention,
+          removalPolicy: props.logRemovalPolicy,
+          encryptionKey: props.logEncryptionKey,
+        }),
+      ),
+    });
+    // Robots reach websites over HTTPS only; AWS APIs are HTTPS too. A portal on another port
+    // is unreachable by design (docs/deploy.md).
+    this.securityGroup = new ec2.SecurityGroup(this, 'WorkerSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Robot workers: no inbound, outbound HTTPS only',
+      allowAllOutbound: false,
+    });
+    this.securityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS endpoints and websites');
+
+    this.cluster = new ecs.Cluster(this, 'Cluster', {
+      vpc: this.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      enableFargateCapacityProviders: true,
+    });
 
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'WorkerTask', {
       cpu: props.cpu,
@@ -80,7 +135,11 @@ export class RobotFleet extends Construct {
       }),
       logging: ecs.LogDrivers.awsLogs({
         streamPrefix: 'worker',
-        logGroup: new logs.LogGroup(this, 'WorkerLogGroup', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy }),
+        logGroup: new logs.LogGroup(this, 'WorkerLogGroup', {
+          retention: props.logRetention,
+          removalPolicy: props.logRemovalPolicy,
+          encryptionKey: props.logEncryptionKey,
+        }),
       }),
       environment: {
         [ENV.jobsTable]: props.jobsTable.tableName,
@@ -92,18 +151,41 @@ export class RobotFleet extends Construct {
         [ENV.logLevel]: props.logLevel,
         ...(props.egressAllowHosts.length > 0 ? { [ENV.egressAllowHosts]: props.egressAllowHosts.join(',') } : {}),
       },
-      // Fargate's maximum: time for the worker to hand back its jobs after SIGTERM.
+      // Fargate's maximum, and Spot's warning time: the worker hands back its jobs after SIGTERM.
       stopTimeout: Duration.seconds(120),
     });
+    acknowledge(
+      this.taskDefinition,
+      'AwsSolutions-ECS2',
+      'The environment holds resource names and tuning values only; robot credentials are read from Secrets Manager at run time.',
+    );
     this.grantWorkerAccess(this.taskDefinition.taskRole, props);
+    acknowledge(
+      this.taskDefinition.obtainExecutionRole().node.findChild('DefaultPolicy'),
+      'AwsSolutions-IAM5[Resource::*]',
+      'Pulling the worker image needs ecr:GetAuthorizationToken, which accepts only "*"; the image pull itself is scoped to its repository.',
+    );
 
     this.service = new ecs.FargateService(this, 'WorkerService', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroups: [this.securityGroup],
       assignPublicIp: false,
+      capacityProviderStrategies: [
+        { capacityProvider: 'FARGATE', base: props.onDemandBase, weight: props.onDemandWeight },
+        { capacityProvider: 'FARGATE_SPOT', weight: props.spotWeight },
+      ],
+      enableExecuteCommand: false,
       minHealthyPercent: 100,
       circuitBreaker: { rollback: true },
+    });
+    this.runningTasks = new cloudwatch.Metric({
+      namespace: 'ECS/ContainerInsights',
+      metricName: 'RunningTaskCount',
+      dimensionsMap: { ClusterName: this.cluster.clusterName, ServiceName: this.service.serviceName },
+      statistic: cloudwatch.Stats.AVERAGE,
+      period: Duration.minutes(1),
     });
     this.scaleWithJobs(props);
   }
@@ -113,6 +195,7 @@ export class RobotFleet extends Construct {
     props.robotQueue.grantConsumeMessages(taskRole);
     props.jobsTable.grantReadWriteData(taskRole);
     taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects('*')] }));
+    props.artifactsBucket.encryptionKey?.grant(taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
@@ -120,32 +203,81 @@ export class RobotFleet extends Construct {
         resources: ['*'],
       }),
     );
+    const policy = taskRole.node.findChild('DefaultPolicy');
+    acknowledge(policy, 'AwsSolutions-IAM5[Resource::*]', 'states:SendTaskSuccess/Failure/Heartbeat accept only "*"; the task token itself names the execution.');
+    acknowledge(
+      policy,
+      wildcardResourceFinding(props.artifactsBucket, '/*'),
+      'Artifacts are keyed by job id, unknown at deploy time; the worker may only put objects, never read or delete them.',
+    );
+    acknowledge(
+      policy,
+      wildcardResourceFinding(props.jobsTable, '/index/*'),
+      'The jobs table grant covers its two GSIs (core/table-schema.ts); their names are fixed, the wildcard adds nothing else.',
+    );
   }
 
   /**
-   * Scales out while jobs wait in the queue (every worker is busy), and back to the minimum only
-   * once no job is waiting or running, so that a busy worker is never stopped by a scale-in.
+   * Target tracking keeps (queued + running jobs) per running task at `workerConcurrency`, the
+   * jobs one task runs at once: the fleet grows with the backlog and shrinks to the minimum
+   * (zero in dev) once the queue has drained. Target tracking multiplies the current count, so
+   * it cannot leave zero: a step action starts the first task when jobs wait and none runs.
    */
   private scaleWithJobs(props: RobotFleetProps): void {
-    const perMinute = { period: Duration.minutes(1) };
-    const idleOrBacklog = new cloudwatch.MathExpression({
-      // -1 when idle; otherwise the backlog. FILL: an empty queue stops publishing data points.
-      expression: 'IF(FILL(queued, 0) + FILL(running, 0) == 0, -1, FILL(queued, 0))',
-      usingMetrics: {
-        queued: props.robotQueue.metricApproximateNumberOfMessagesVisible(perMinute),
-        running: props.robotQueue.metricApproximateNumberOfMessagesNotVisible(perMinute),
+    const target = new appscaling.ScalableTarget(this, 'WorkerScaling', {
+      serviceNamespace: appscaling.ServiceNamespace.ECS,
+      resourceId: `service/${this.cluster.clusterName}/${this.service.serviceName}`,
+      scalableDimension: 'ecs:service:DesiredCount',
+      minCapacity: props.minTasks,
+      maxCapacity: props.maxTasks,
+    });
+    const queued = props.robotQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM });
+    const running = props.robotQueue.metricApproximateNumberOfMessagesNotVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM });
+
+    // Metric math is not supported by the L2 target tracking policy, hence the L1 resource.
+    const metricStat = (metric: cloudwatch.IMetric) => {
+      const stat = metric.toMetricConfig().metricStat!;
+      return {
+        metric: { namespace: stat.namespace, metricName: stat.metricName, dimensions: stat.dimensions?.map(({ name, value }) => ({ name, value: String(value) })) },
+        stat: stat.statistic,
+      };
+    };
+    new appscaling.CfnScalingPolicy(this, 'BacklogPerTaskPolicy', {
+      policyName: 'BacklogPerTask',
+      policyType: 'TargetTrackingScaling',
+      scalingTargetId: target.scalableTargetId,
+      targetTrackingScalingPolicyConfiguration: {
+        targetValue: props.workerConcurrency,
+        scaleOutCooldown: 60,
+        scaleInCooldown: 300,
+        customizedMetricSpecification: {
+          metrics: [
+            { id: 'queued', metricStat: metricStat(queued), returnData: false },
+            { id: 'running', metricStat: metricStat(running), returnData: false },
+            { id: 'tasks', metricStat: metricStat(this.runningTasks), returnData: false },
+            { id: 'backlogPerTask', expression: '(FILL(queued, 0) + FILL(running, 0)) / MAX([FILL(tasks, 0), 1])', label: 'Jobs per task', returnData: true },
+          ],
+        },
       },
-      ...perMinute,
     });
-    this.service.autoScaleTaskCount({ minCapacity: props.minTasks, maxCapacity: props.maxTasks }).scaleOnMetric('ScaleWithJobs', {
-      metric: idleOrBacklog,
-      adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-      scalingSteps: [
-        { upper: -1, change: -props.maxTasks },
-        { lower: 1, change: +1 },
-        { lower: props.workerConcurrency * 2, change: +2 },
-      ],
-      cooldown: Duration.minutes(2),
+
+    const startFirstTask = new appscaling.StepScalingAction(this, 'StartFirstTask', {
+      scalingTarget: target,
+      adjustmentType: appscaling.AdjustmentType.EXACT_CAPACITY,
+      cooldown: Duration.minutes(1),
     });
+    startFirstTask.addAdjustment({ lowerBound: 0, adjustment: 1 });
+    new cloudwatch.Alarm(this, 'JobsWaitingWithoutTask', {
+      alarmDescription: 'Starts the first worker task: jobs wait and no task runs',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(FILL(tasks, 0) == 0 AND FILL(queued, 0) > 0, 1, 0)',
+        usingMetrics: { tasks: this.runningTasks, queued },
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(new cloudwatchActions.ApplicationScalingAction(startFirstTask));
   }
 }

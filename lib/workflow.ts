@@ -1,17 +1,30 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { buildJobWorkflowDefinition, type JobWorkflowParams } from '../core/workflow-definition';
+import { ENV } from '../core/env-names';
+import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY, type JobWorkflowParams } from '../core/workflow-definition';
 import { WORKFLOW_FUNCTIONS } from '../functions/api/routes';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
 
 export interface WorkflowProps {
   readonly jobsTable: ITableV2;
+  /** Read by NotifyWebhook for the item counts of the webhook payload. */
+  readonly itemsTable: ITableV2;
+  /** The owners' webhook secrets NotifyWebhook signs with. */
+  readonly accountsTable: ITableV2;
+  /** host[:port] the webhook egress guard lets through although private; empty on AWS. */
+  readonly egressAllowHosts: readonly string[];
   readonly functionDefaults: FunctionDefaults;
   readonly robot: Pick<JobWorkflowParams, 'heartbeatSeconds' | 'timeoutSeconds' | 'technicalRetry'>;
+  /**
+   * Encrypts the robot queue and its DLQ.
+   * @default SQS-managed encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** A message received this often without being deleted is parked in the DLQ. */
@@ -19,26 +32,31 @@ const MAX_RECEIVE_COUNT = 3;
 
 /**
  * The job workflow of core/workflow-definition.ts, deployed from that same definition: it sends
- * each job to the robot queue with a task token, then settles the job with FinalizeJob or FailJob.
+ * each job to the robot queue with a task token, then settles the job with FinalizeJob or FailJob
+ * and, for jobs with a callbackUrl, delivers the signed webhook with NotifyWebhook.
  */
 export class Workflow extends Construct {
   public readonly robotQueue: sqs.Queue;
   public readonly robotDeadLetterQueue: sqs.Queue;
   public readonly finalizeJobFunction: RoboportFunction;
   public readonly failJobFunction: RoboportFunction;
+  public readonly notifyWebhookFunction: RoboportFunction;
   public readonly stateMachine: sfn.StateMachine;
 
   constructor(scope: Construct, id: string, props: WorkflowProps) {
     super(scope, id);
     const { functionDefaults, robot } = props;
 
+    const encryption = props.encryptionKey
+      ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey, dataKeyReuse: Duration.hours(1) }
+      : { encryption: sqs.QueueEncryption.SQS_MANAGED };
     this.robotDeadLetterQueue = new sqs.Queue(this, 'RobotDeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
     this.robotQueue = new sqs.Queue(this, 'RobotQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       // The worker extends visibility on every heartbeat; a silent worker loses the message
       // about when the workflow's heartbeat timeout fails the attempt.
@@ -50,11 +68,24 @@ export class Workflow extends Construct {
       new RoboportFunction(this, functionId, { defaults: functionDefaults, entry, description }).useJobsTable(props.jobsTable, 'readWrite');
     this.finalizeJobFunction = settleFunction('FinalizeJobFunction', WORKFLOW_FUNCTIONS.finalizeJob, 'Settles a job the robot completed');
     this.failJobFunction = settleFunction('FailJobFunction', WORKFLOW_FUNCTIONS.failJob, 'Settles a job the robot did not complete');
+    this.notifyWebhookFunction = new RoboportFunction(this, 'NotifyWebhookFunction', {
+      defaults: functionDefaults,
+      entry: WORKFLOW_FUNCTIONS.notifyWebhook,
+      description: 'POSTs the signed job.finished webhook to the job callbackUrl',
+      // A receiver gets 10 s (functions/shared/adapters.ts); the rest covers DNS and DynamoDB.
+      timeout: Duration.seconds(20),
+    })
+      .useJobsTable(props.jobsTable, 'readWrite')
+      .useItemsTable(props.itemsTable, 'read')
+      .useAccountsTable(props.accountsTable);
+    this.notifyWebhookFunction.addEnvironment(ENV.egressAllowHosts, props.egressAllowHosts.join(','));
 
     const definition = buildJobWorkflowDefinition({
       queueUrl: this.robotQueue.queueUrl,
       finalizeFunctionArn: this.finalizeJobFunction.functionArn,
       failFunctionArn: this.failJobFunction.functionArn,
+      notifyWebhookFunctionArn: this.notifyWebhookFunction.functionArn,
+      webhookRetry: DEFAULT_WEBHOOK_RETRY,
       ...robot,
     });
     this.stateMachine = new sfn.StateMachine(this, 'JobStateMachine', {
@@ -65,8 +96,10 @@ export class Workflow extends Construct {
         destination: new logs.LogGroup(this, 'JobStateMachineLogGroup', {
           retention: functionDefaults.logRetention,
           removalPolicy: functionDefaults.logRemovalPolicy,
+          encryptionKey: functionDefaults.logEncryptionKey,
         }),
-        level: sfn.LogLevel.ERROR,
+        // Every state transition, so that a stuck job can be followed; without payloads (below).
+        level: sfn.LogLevel.ALL,
         // Execution data holds task tokens and job ids only, but tokens do not belong in logs.
         includeExecutionData: false,
       },
@@ -75,5 +108,6 @@ export class Workflow extends Construct {
     this.robotQueue.grantSendMessages(this.stateMachine);
     this.finalizeJobFunction.grantInvoke(this.stateMachine);
     this.failJobFunction.grantInvoke(this.stateMachine);
+    this.notifyWebhookFunction.grantInvoke(this.stateMachine);
   }
 }

@@ -6,26 +6,38 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
 import { SfnWorkflowStarter } from '../core/adapters/sfn-workflow-starter';
 import { ENV } from '../core/env-names';
-import { buildJobWorkflowDefinition } from '../core/workflow-definition';
-import { WORKFLOW_FUNCTIONS } from '../functions/api/routes';
+import { buildJobWorkflowDefinition, type WebhookRetry } from '../core/workflow-definition';
+import { SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../functions/api/routes';
 import { startSandboxSite } from '../sandbox/site';
+import { consoleConfig } from '../lib/console-settings';
 import { startLocalApi } from './api-gateway';
+import { startConsoleServer } from './console-server';
 import { createLocalJwtVerifier, ensureUserPool, startLocalCognito, type LocalUser } from './emulators/cognito';
-import { ensureJobsTable, startLocalDynamoDb } from './emulators/dynamodb';
+import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
+import { startLocalScheduler } from './emulators/scheduler';
 import { startLocalStepFunctions } from './emulators/step-functions';
 import { ensureArtifactsBucket, ensureRobotQueue, startLocalSqsS3 } from './emulators/sqs-s3';
+import { startLocalSecretsManager } from './emulators/secrets-manager';
+import { startLocalFreightPortal } from './sandbox-portal';
 
 /**
  * The whole of Roboport on 127.0.0.1, minus the robot worker (its own process, see start.ts):
- * dynalite, fauxqs (SQS + S3), cognito-local, the job workflow, the API emulation and the
- * sandbox site. Handlers and workflow steps run from the same modules as in Lambda.
+ * dynalite, fauxqs (SQS + S3), cognito-local, the Secrets Manager emulation, the job workflow,
+ * the API emulation, the sandbox site and the sandbox freight portal. Handlers and workflow
+ * steps run from the same modules as in Lambda.
  */
 export const LOCAL_REGION = 'us-east-1';
 const LOCAL_ACCOUNT = '000000000000';
 const NAME = 'roboport-local';
+
+/** Webhook retries within seconds instead of hours, so a failing local receiver is retried while you watch. */
+const LOCAL_WEBHOOK_RETRY: WebhookRetry = { maxAttempts: 5, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 8 };
+/** Robot jobs may read only the secrets under this prefix. */
+const ROBOT_SECRETS_PREFIX = 'roboport/local/robots/';
 
 export const LOCAL_USERS: readonly LocalUser[] = [
   { username: 'client@roboport.local', email: 'client@roboport.local', password: 'Client-Passw0rd!', groups: ['clients'] },
@@ -39,6 +51,8 @@ export interface LocalOutputs {
   UserPoolClientId: string;
   CognitoEndpoint: string;
   SandboxUrl: string;
+  /** The admin console (console/). */
+  ConsoleUrl: string;
   ArtifactsBucketName: string;
   JobsTableName: string;
   RobotQueueUrl: string;
@@ -46,6 +60,13 @@ export interface LocalOutputs {
   StateMachineArn: string;
   /** Local only: the Step Functions emulation's endpoint. */
   StepFunctionsEndpoint: string;
+  /** The sandbox freight portal (sandbox/freight-portal.ts) and the secret holding its credentials. */
+  PortalUrl: string;
+  PortalSecretName: string;
+  /** Local only: x-portal-admin header value for the portal's /__admin/* test hooks. */
+  PortalAdminToken: string;
+  /** Local only: the Secrets Manager emulation's endpoint. */
+  SecretsManagerEndpoint: string;
   Region: string;
 }
 
@@ -54,7 +75,7 @@ export interface LocalStackOptions {
   /** Where dynalite and cognito-local keep their data. */
   dataDir: string;
   /** Fixed ports for a stable README walk-through; 0 (any free port) for tests. */
-  ports: { api: number; sandbox: number; stepFunctions: number; sqsS3: number; dynamodb: number; cognito: number };
+  ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqsS3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number };
   /** Workflow timings; tests shorten them. */
   workflow?: { heartbeatSeconds: number; timeoutSeconds: number; retryIntervalSeconds: number };
 }
@@ -84,34 +105,54 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     closers.push(cognito.close);
     const sandbox = await startSandboxSite(options.ports.sandbox);
     closers.push(sandbox.close);
+    const secretsManager = await startLocalSecretsManager({ dataFile: path.join(options.dataDir, 'secrets-manager.json'), port: options.ports.secretsManager });
+    closers.push(secretsManager.close);
 
-    const names = { table: `${NAME}-jobs`, bucket: `${NAME}-artifacts`, queue: `${NAME}-robot` };
+    const names = { table: `${NAME}-jobs`, items: `${NAME}-items`, leases: `${NAME}-leases`, accounts: `${NAME}-accounts`, schedules: `${NAME}-schedules`, bucket: `${NAME}-artifacts`, queue: `${NAME}-robot` };
     const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${NAME}-jobs`;
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
+      // No CloudWatch here: Powertools metrics would only print EMF blobs into the console.
+      POWERTOOLS_METRICS_DISABLED: 'true',
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
       AWS_ENDPOINT_URL_SQS: sqsS3.endpoint,
       AWS_ENDPOINT_URL_S3: sqsS3.endpoint,
       AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.endpoint,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
     });
 
     const sqs = new SQSClient({});
     const dynamo = new DynamoDBClient({});
     await ensureJobsTable(dynamo, names.table);
+    await ensureItemsTable(dynamo, names.items);
+    await ensureLeasesTable(dynamo, names.leases);
+    await ensureAccountsTable(dynamo, names.accounts);
+    await ensureSchedulesTable(dynamo, names.schedules);
     const queue = await ensureRobotQueue(sqs, names.queue);
     await ensureArtifactsBucket(new S3Client({ forcePathStyle: true }), names.bucket);
     const pool = await ensureUserPool(new CognitoIdentityProviderClient({}), { users: [...LOCAL_USERS] });
+    const portalSecretName = `${ROBOT_SECRETS_PREFIX}freight-portal`;
+    const { portal, adminToken: portalAdminToken } = await startLocalFreightPortal(new SecretsManagerClient({}), {
+      secretName: portalSecretName,
+      port: options.ports.portal,
+    });
+    closers.push(portal.close);
 
     Object.assign(process.env, {
       [ENV.jobsTable]: names.table,
+      [ENV.itemsTable]: names.items,
+      [ENV.leasesTable]: names.leases,
+      [ENV.accountsTable]: names.accounts,
+      [ENV.schedulesTable]: names.schedules,
       [ENV.artifactsBucket]: names.bucket,
       [ENV.robotQueueUrl]: queue.queueUrl,
       [ENV.stateMachineArn]: stateMachineArn,
       [ENV.s3ForcePathStyle]: 'true',
-      // The sandbox lives on loopback, which the egress guard refuses unless allowed by name.
-      [ENV.egressAllowHosts]: new URL(sandbox.url).host,
+      // The sandbox and the portal live on loopback, which the egress guard refuses unless allowed by name.
+      [ENV.egressAllowHosts]: [sandbox.url, portal.url].map((url) => new URL(url).host).join(','),
+      [ENV.robotSecretsPrefix]: ROBOT_SECRETS_PREFIX,
     });
 
     const timings = options.workflow ?? { heartbeatSeconds: 60, timeoutSeconds: 900, retryIntervalSeconds: 2 };
@@ -119,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const lambdaHandlers = {
       [functionArn('finalize-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.finalizeJob),
       [functionArn('fail-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.failJob),
+      [functionArn('notify-webhook')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.notifyWebhook),
     };
     const stepFunctions = await startLocalStepFunctions({
       definition: buildJobWorkflowDefinition({
@@ -128,6 +170,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         heartbeatSeconds: timings.heartbeatSeconds,
         timeoutSeconds: timings.timeoutSeconds,
         technicalRetry: { maxAttempts: 2, intervalSeconds: timings.retryIntervalSeconds, backoffRate: 2 },
+        notifyWebhookFunctionArn: functionArn('notify-webhook'),
+        webhookRetry: LOCAL_WEBHOOK_RETRY,
       }),
       stateMachineArn,
       lambdaHandlers,
@@ -137,9 +181,40 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     closers.push(stepFunctions.close);
     process.env.AWS_ENDPOINT_URL_SFN = stepFunctions.endpoint;
 
+    // Schedules run run-schedule, which submits jobs to the workflow; the API handlers need its env.
+    const runScheduleArn = functionArn('run-schedule');
+    Object.assign(process.env, {
+      [ENV.scheduleGroupName]: NAME,
+      [ENV.scheduleTargetArn]: runScheduleArn,
+      [ENV.schedulerRoleArn]: `arn:aws:iam::${LOCAL_ACCOUNT}:role/${NAME}-scheduler`,
+      // Named in each schedule as in AWS; the local scheduler reports failed runs on stderr instead.
+      [ENV.scheduleDeadLetterQueueArn]: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${NAME}-schedules-dlq`,
+      // One minute instead of five, so that a schedule can be watched firing.
+      [ENV.scheduleMinIntervalMinutes]: '1',
+    });
+    const scheduler = await startLocalScheduler({
+      targets: { [runScheduleArn]: await loadStep(options.repoRoot, SCHEDULER_FUNCTIONS.runSchedule) },
+      dataFile: path.join(options.dataDir, 'scheduler.json'),
+      region: LOCAL_REGION,
+      account: LOCAL_ACCOUNT,
+      onInvocationError: (name, error) => process.stderr.write(`local scheduler: run of schedule ${name} failed: ${String(error)}\n`),
+    });
+    closers.push(scheduler.close);
+    process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.endpoint;
+
     const verifier = createLocalJwtVerifier({ cognitoUrl: cognito.endpoint, poolId: pool.poolId, clientId: pool.clientId });
-    const api = await startLocalApi({ repoRoot: options.repoRoot, verifyIdToken: (token) => verifier.verify(token), port: options.ports.api });
+    const adminConsole = await startConsoleServer({ consoleDir: path.join(options.repoRoot, 'console'), port: options.ports.console });
+    closers.push(adminConsole.close);
+    const api = await startLocalApi({
+      repoRoot: options.repoRoot,
+      verifyIdToken: (token) => verifier.verify(token),
+      port: options.ports.api,
+      corsOrigin: adminConsole.url,
+    });
     closers.push(api.close);
+    adminConsole.configure(
+      consoleConfig({ apiUrl: api.url, region: LOCAL_REGION, userPoolClientId: pool.clientId, cognitoEndpoint: cognito.endpoint }),
+    );
 
     const redrivenJobs = await redriveUnfinishedJobs(new DynamoJobStore(dynamo, names.table), new SfnWorkflowStarter(new SFNClient({}), stateMachineArn));
 
@@ -149,12 +224,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       UserPoolClientId: pool.clientId,
       CognitoEndpoint: cognito.endpoint,
       SandboxUrl: sandbox.url,
+      ConsoleUrl: adminConsole.url,
       ArtifactsBucketName: names.bucket,
       JobsTableName: names.table,
       RobotQueueUrl: queue.queueUrl,
       RobotDeadLetterQueueUrl: queue.deadLetterQueueUrl,
       StateMachineArn: stateMachineArn,
       StepFunctionsEndpoint: stepFunctions.endpoint,
+      PortalUrl: portal.url,
+      PortalSecretName: portalSecretName,
+      PortalAdminToken: portalAdminToken,
+      SecretsManagerEndpoint: secretsManager.endpoint,
       Region: LOCAL_REGION,
     };
     return { outputs, env: workerEnv(), redrivenJobs, close };
@@ -201,11 +281,15 @@ function workerEnv(): Record<string, string> {
     'AWS_ENDPOINT_URL_SQS',
     'AWS_ENDPOINT_URL_S3',
     'AWS_ENDPOINT_URL_SFN',
+    'AWS_ENDPOINT_URL_SECRETS_MANAGER',
     ENV.jobsTable,
+    ENV.itemsTable,
+    ENV.leasesTable,
     ENV.artifactsBucket,
     ENV.robotQueueUrl,
     ENV.s3ForcePathStyle,
     ENV.egressAllowHosts,
+    ENV.robotSecretsPrefix,
   ];
   return Object.fromEntries(keys.map((key) => [key, process.env[key] ?? '']));
 }

@@ -9,7 +9,7 @@ import { superviseWorker } from './worker-supervisor';
  * `npm start`: the whole system on 127.0.0.1. Flags:
  *   --fresh            forget the data kept under the data directory
  *   --data-dir DIR     default .roboport
- *   --ports auto       any free ports instead of the fixed 4000-4005 and 9229 (tests)
+ *   --ports auto       any free ports instead of the fixed 4000-4007 and 9229 (tests)
  *   --no-worker        do not run a robot worker (tests that manage their own)
  */
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -22,8 +22,8 @@ const { values: flags } = parseArgs({
   },
 });
 
-const FIXED_PORTS = { api: 4000, sandbox: 4002, stepFunctions: 4003, sqsS3: 4004, dynamodb: 4005, cognito: 9229 };
-const ANY_PORTS = { api: 0, sandbox: 0, stepFunctions: 0, sqsS3: 0, dynamodb: 0, cognito: 0 };
+const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqsS3: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007 };
+const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqsS3: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0 };
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
@@ -47,7 +47,10 @@ async function main(): Promise<void> {
       '',
       `Roboport is running locally (ready in ${Math.round(performance.now() - startedAt)} ms).`,
       `  API             ${outputs.ApiUrl}`,
+      `  Console         ${outputs.ConsoleUrl}`,
       `  Sandbox site    ${outputs.SandboxUrl}`,
+      `  Freight portal  ${outputs.PortalUrl}  credentials in secret ${outputs.PortalSecretName}`,
+      `  Secrets Manager ${outputs.SecretsManagerEndpoint}`,
       `  Cognito         ${outputs.CognitoEndpoint}  pool ${outputs.UserPoolId}  client ${outputs.UserPoolClientId}`,
       `  Outputs         ${path.join(dataDir, 'outputs.json')}`,
       ...LOCAL_USERS.map((user) => `  User            ${user.username} / ${user.password} (${user.groups.join(', ')})`),

@@ -1,4 +1,4 @@
-import { errors, type Page, type Response } from 'playwright-core';
+import { errors, type Download, type Locator, type Page, type Response } from 'playwright-core';
 import { businessError, technicalError, type RobotError } from '../core/robot';
 
 /**
@@ -26,6 +26,43 @@ export async function navigate(page: Page, url: string, { timeoutMs }: Navigatio
   return response;
 }
 
+/**
+ * Clicks something that loads a new page (a form's submit button) and waits until it has loaded.
+ * Returns the page's response whatever its status: a login form answering 401 is an answer.
+ */
+export async function clickToNavigate(page: Page, target: Locator, { timeoutMs }: NavigationOptions): Promise<Response> {
+  const url = page.url();
+  try {
+    const response = page.waitForResponse((r) => r.request().isNavigationRequest() && r.request().frame() === page.mainFrame(), { timeout: timeoutMs });
+    await target.click({ timeout: timeoutMs });
+    const loaded = await response;
+    await page.waitForLoadState('load', { timeout: timeoutMs });
+    return loaded;
+  } catch (error) {
+    throw navigationFailure(url, error, timeoutMs);
+  }
+}
+
+/**
+ * Clicks a link that should download a file. Either the file comes (a download), or a page loads
+ * instead (an error page, a login form after the session ended): the caller looks at the page.
+ */
+export async function clickToDownload(page: Page, link: Locator, { timeoutMs }: NavigationOptions): Promise<Download | 'page'> {
+  const download = page.waitForEvent('download', { timeout: timeoutMs });
+  const navigated = page.waitForEvent('framenavigated', { predicate: (frame) => frame === page.mainFrame(), timeout: timeoutMs });
+  // The loser of the race below rejects at its timeout, with nobody left waiting for it.
+  download.catch(() => undefined);
+  navigated.catch(() => undefined);
+  try {
+    await link.click({ timeout: timeoutMs });
+    const outcome = await Promise.race([download, navigated.then(() => 'page' as const)]);
+    if (outcome === 'page') await page.waitForLoadState('load', { timeout: timeoutMs });
+    return outcome;
+  } catch (error) {
+    throw navigationFailure(page.url(), error, timeoutMs);
+  }
+}
+
 function navigationFailure(url: string, error: unknown, timeoutMs: number): RobotError {
   if (error instanceof errors.TimeoutError) return technicalError('NAVIGATION_TIMEOUT', `${url} did not load within ${timeoutMs} ms`);
   const message = error instanceof Error ? error.message : String(error);
@@ -34,7 +71,7 @@ function navigationFailure(url: string, error: unknown, timeoutMs: number): Robo
 }
 
 /** Client errors are the data's fault; 429 and 5xx are the portal's and may pass on retry. */
-function httpStatusFailure(url: string, status: number): RobotError {
+export function httpStatusFailure(url: string, status: number): RobotError {
   const message = `${url} answered HTTP ${status}`;
   if (status === 404 || status === 410) return businessError('PAGE_NOT_FOUND', message);
   if (status === 401 || status === 403) return businessError('PAGE_ACCESS_DENIED', message);

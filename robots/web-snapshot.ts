@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { staticEgressViolation } from '../core/egress-guard';
 import { listEnv } from '../core/config';
 import { ENV } from '../core/env-names';
-import type { RobotDefinition } from '../core/robot';
+import type { SimpleRobot } from '../core/robot';
 import { navigate } from './navigation';
 
 /** Read once: the submit handler validates input with this schema on every request. */
@@ -38,7 +38,7 @@ const webSnapshotInput = z.strictObject({
 
 export type WebSnapshotInput = z.infer<typeof webSnapshotInput>;
 
-export const webSnapshot: RobotDefinition<WebSnapshotInput> = {
+export const webSnapshot: SimpleRobot<WebSnapshotInput> = {
   name: 'web-snapshot',
   version: '1.0.0',
   description: 'Opens a web page and saves it as PDF and/or a full-page PNG screenshot.',

@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { closeServer, listenOnLoopback } from '../local/emulators/http-server';
+import { WebhookInbox } from './webhook-inbox';
 
 /**
- * The sandbox website robots automate locally and in tests: a few plain pages, a 404, and a
- * redirect to the cloud metadata address that the egress guard must refuse.
+ * The sandbox website robots automate locally and in tests: a few plain pages, a 404, a
+ * redirect to the cloud metadata address that the egress guard must refuse, and a webhook
+ * inbox (sandbox/webhook-inbox.ts).
  */
 const PAGES: Record<string, { title: string; body: string }> = {
   '/': {
@@ -25,11 +27,14 @@ function render(title: string, body: string): string {
 }
 
 export async function startSandboxSite(port = 0): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const webhookInbox = new WebhookInbox();
   const server = createServer((req, res) => {
-    const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    const path = url.pathname;
+    if (webhookInbox.handle(req, res, url)) return;
     if (path === '/slow') {
       // A page that takes a while: lets tests catch a job while it runs (capped at 30 s).
-      const delayMs = Math.min(Number(new URL(req.url ?? '/', 'http://sandbox').searchParams.get('ms')) || 5000, 30_000);
+      const delayMs = Math.min(Number(url.searchParams.get('ms')) || 5000, 30_000);
       const timer = setTimeout(() => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(render('Slow page', `<p>Served after ${delayMs} ms.</p>`)), delayMs);
       res.once('close', () => clearTimeout(timer));
       return;

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { IllegalTransition, InputInvalid, JobNotFound } from '../errors';
-import { ALLOWED_SOURCES, type Artifact, type Job, type JobStatus } from '../job';
+import { ALLOWED_SOURCES, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
 import { JOBS_TABLE } from '../table-schema';
 
@@ -149,6 +149,24 @@ export class DynamoJobStore implements JobStore {
     return { jobs, ...(startKey ? { nextToken: encodeCursor(startKey) } : {}) };
   }
 
+  async setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(jobId),
+          UpdateExpression: 'SET webhook = :webhook',
+          ConditionExpression: 'attribute_exists(#id)',
+          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
+          ExpressionAttributeValues: marshall({ ':webhook': delivery }, { removeUndefinedValues: true }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new JobNotFound(jobId);
+      throw error;
+    }
+  }
+
   private key(jobId: string): Record<string, AttributeValue> {
     return marshall({ [JOBS_TABLE.partitionKey]: jobId });
   }
@@ -164,12 +182,12 @@ function fromItem(item: Record<string, unknown>): Job {
   return { ...(rest as Omit<Job, 'input'>), input: JSON.parse(String(inputJson)) as Record<string, unknown> };
 }
 
-function encodeCursor(key: Record<string, AttributeValue>): string {
+export function encodeCursor(key: Record<string, AttributeValue>): string {
   return Buffer.from(JSON.stringify(unmarshall(key))).toString('base64url');
 }
 
 /** A cursor is only honoured for the listing it came from, so it cannot reach other owners' jobs. */
-function decodeCursor(token: string, partitionKey: string, partition: string): Record<string, AttributeValue> {
+export function decodeCursor(token: string, partitionKey: string, partition: string): Record<string, AttributeValue> {
   try {
     const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
     const valid =

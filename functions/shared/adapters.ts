@@ -1,10 +1,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { DynamoItemStore } from '../../core/adapters/dynamo-item-store';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
+import { DynamoScheduleStore } from '../../core/adapters/dynamo-schedule-store';
+import { DynamoWebhookSecretStore } from '../../core/adapters/dynamo-webhook-secret-store';
+import { EventBridgeScheduleTriggers } from '../../core/adapters/eventbridge-schedule-triggers';
+import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
-import { intEnv, requireEnv } from '../../core/config';
+import { intEnv, listEnv, requireEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { tracer } from './observability';
 
@@ -24,4 +30,32 @@ export function artifactLinksFromEnv(): S3ArtifactLinks {
 
 export function workflowStarterFromEnv(): SfnWorkflowStarter {
   return new SfnWorkflowStarter(tracer.captureAWSv3Client(new SFNClient({})), requireEnv(ENV.stateMachineArn));
+}
+
+export function itemStoreFromEnv(): DynamoItemStore {
+  return new DynamoItemStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.itemsTable));
+}
+
+export function webhookSecretStoreFromEnv(): DynamoWebhookSecretStore {
+  return new DynamoWebhookSecretStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.accountsTable));
+}
+
+/** A receiver gets this long to answer; slower ones count as a failed attempt. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+export function webhookSenderFromEnv(): HttpWebhookSender {
+  return new HttpWebhookSender({ allowHosts: listEnv(ENV.egressAllowHosts), timeoutMs: WEBHOOK_TIMEOUT_MS });
+}
+
+export function scheduleStoreFromEnv(): DynamoScheduleStore {
+  return new DynamoScheduleStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.schedulesTable));
+}
+
+export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {
+  return new EventBridgeScheduleTriggers(tracer.captureAWSv3Client(new SchedulerClient({})), {
+    groupName: requireEnv(ENV.scheduleGroupName),
+    targetArn: requireEnv(ENV.scheduleTargetArn),
+    roleArn: requireEnv(ENV.schedulerRoleArn),
+    deadLetterQueueArn: requireEnv(ENV.scheduleDeadLetterQueueArn),
+  });
 }

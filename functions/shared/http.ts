@@ -17,6 +17,12 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...RESPONSE_HEADERS, ...headers }, body: JSON.stringify(body) };
 }
 
+/** 204: done, nothing to return. */
+export function noContent(): APIGatewayProxyResult {
+  const { 'content-type': _contentType, ...headers } = RESPONSE_HEADERS;
+  return { statusCode: 204, headers, body: '' };
+}
+
 /**
  * Maps every error to the JSON error shape `{error: {code, message, details}}`. Domain errors
  * (< 500) carry their message; anything else is logged and answered with a generic 500.

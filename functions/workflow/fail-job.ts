@@ -1,4 +1,4 @@
-import { settleFailure } from '../../core/jobs';
+import { settleFailure, toSettleOutput } from '../../core/jobs';
 import type { FailInput } from '../../core/workflow-contract';
 import { jobStoreFromEnv } from '../shared/adapters';
 import { countSettledJob, logger, withObservability } from '../shared/observability';
@@ -11,5 +11,5 @@ export const handler = withObservability(async (input: FailInput) => {
   const job = await settleFailure(store, input);
   logger.info('job settled', { robot: job.robot, status: job.status, error: job.error });
   countSettledJob(job.status);
-  return { jobId: job.jobId, status: job.status, ...(job.error ? { error: job.error } : {}) };
+  return toSettleOutput(job);
 });

@@ -1,4 +1,4 @@
-import { settleSuccess } from '../../core/jobs';
+import { settleSuccess, toSettleOutput } from '../../core/jobs';
 import type { FinalizeInput } from '../../core/workflow-contract';
 import { jobStoreFromEnv } from '../shared/adapters';
 import { countSettledJob, logger, withObservability } from '../shared/observability';
@@ -11,5 +11,5 @@ export const handler = withObservability(async (input: FinalizeInput) => {
   const job = await settleSuccess(store, input);
   logger.info('job settled', { robot: job.robot, status: job.status });
   countSettledJob(job.status);
-  return { jobId: job.jobId, status: job.status };
+  return toSettleOutput(job);
 });

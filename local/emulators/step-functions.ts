@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SfnApiError } from './sfn/api-error';
-import { createAwsJsonServer, type AwsJsonAction } from './sfn/aws-json-server';
+import { createAwsJsonServer, epochSeconds, optionalString, requiredString, type AwsJsonAction } from './aws-json-server';
 import type { AslDefinition } from './sfn/definition';
 import { LocalExecutions, type Execution } from './sfn/executions';
 import type { LambdaHandler } from './sfn/task-handlers';
@@ -100,30 +100,12 @@ function describeExecution({ executionArn, stateMachineArn, name, input, status,
   };
 }
 
-/** The AWS JSON protocol sends timestamps as epoch seconds. */
-function epochSeconds(date: Date): number {
-  return date.getTime() / 1000;
-}
-
 function parseTaskOutput(output: string): unknown {
   try {
     return JSON.parse(output);
   } catch {
     throw new SfnApiError('InvalidOutput', 'Invalid output: not JSON');
   }
-}
-
-function requiredString(request: Record<string, unknown>, field: string): string {
-  const value = optionalString(request, field);
-  if (value === undefined) throw new SfnApiError('ValidationException', `${field} is required`);
-  return value;
-}
-
-function optionalString(request: Record<string, unknown>, field: string): string | undefined {
-  const value = request[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw new SfnApiError('ValidationException', `${field} must be a string`);
-  return value;
 }
 
 /** aws-local-stepfunctions 3.0 calls Promise.withResolvers, which Node 20 lacks (it came with Node 22). */

@@ -6,25 +6,45 @@ import { API_ROUTES } from '../../functions/api/routes';
 import { Api } from '../../lib/api';
 import { Auth } from '../../lib/auth';
 import { Data } from '../../lib/data';
+import { Schedules } from '../../lib/schedules';
 import { Workflow } from '../../lib/workflow';
 import { allowedActionsOf, bareStack, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('dev');
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+const TABLE_READS = ['dynamodb:GetItem', 'dynamodb:Query'];
 let api: Api;
+let data: Data;
 let workflow: Workflow;
 let template: Template;
 
 beforeAll(() => {
   const stack = bareStack();
-  const data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
+  data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
   const auth = new Auth(stack, 'Auth', { removalPolicy: config.dataRemovalPolicy });
-  workflow = new Workflow(stack, 'Workflow', { jobsTable: data.jobsTable, functionDefaults: functionDefaults(config), robot: config.robot });
+  workflow = new Workflow(stack, 'Workflow', {
+    jobsTable: data.jobsTable,
+    itemsTable: data.itemsTable,
+    accountsTable: data.accountsTable,
+    egressAllowHosts: [],
+    functionDefaults: functionDefaults(config),
+    robot: config.robot,
+  });
+  const schedules = new Schedules(stack, 'Schedules', {
+    stage: config.stage,
+    jobsTable: data.jobsTable,
+    stateMachine: workflow.stateMachine,
+    functionDefaults: functionDefaults(config),
+    removalPolicy: config.dataRemovalPolicy,
+  });
   api = new Api(stack, 'Api', {
     userPool: auth.userPool,
     jobsTable: data.jobsTable,
+    itemsTable: data.itemsTable,
+    accountsTable: data.accountsTable,
     artifactsBucket: data.artifactsBucket,
     stateMachine: workflow.stateMachine,
+    schedules,
     functionDefaults: functionDefaults(config),
     artifactUrlTtl: Duration.seconds(config.artifactUrlTtlSeconds),
   });
@@ -43,6 +63,11 @@ function routeOf(method: Record<string, any>): string {
 
 const functionProps = (id: string) => template.findResources('AWS::Lambda::Function')[logicalIdOf(api.routeFunctions.get(id)!)]?.Properties;
 const actionsOfRoute = (id: string) => allowedActionsOf(template, api.routeFunctions.get(id)!.role!);
+/** Whether the route's role may use any of `actions` on `table` (its ARN or its index ARNs). */
+const mayOnTable = (id: string, actions: string[], table: { node: { defaultChild?: unknown } }) =>
+  statementsOf(template, api.routeFunctions.get(id)!.role!).some(
+    (s) => s.Effect === 'Allow' && [s.Action].flat().some((a) => actions.includes(a)) && JSON.stringify(s.Resource).includes(logicalIdOf(table)),
+  );
 
 describe('Api', () => {
   it('has one method per route', () => {
@@ -84,10 +109,13 @@ describe('Api', () => {
     expect(API_ROUTES.find((r) => r.id === 'GetJob')?.access.jobsTable).toBe('read');
   });
 
-  it('lets only the routes that declare it write the table, read artifacts or start executions', () => {
+  it('lets only the routes that declare it write the tables, read items, read artifacts or start executions', () => {
     for (const route of API_ROUTES) {
       const actions = actionsOfRoute(route.id);
-      expect(actions.some((a) => TABLE_WRITES.includes(a)), route.id).toBe(route.access.jobsTable === 'readWrite');
+      expect(mayOnTable(route.id, TABLE_WRITES, data.jobsTable), route.id).toBe(route.access.jobsTable === 'readWrite');
+      expect(mayOnTable(route.id, TABLE_READS, data.itemsTable), route.id).toBe(route.access.itemsTable !== undefined);
+      expect(mayOnTable(route.id, TABLE_WRITES, data.itemsTable), route.id).toBe(false);
+      expect(mayOnTable(route.id, [...TABLE_READS, ...TABLE_WRITES], data.accountsTable), route.id).toBe(route.access.accountsTable === 'readWrite');
       expect(actions.includes('s3:GetObject'), route.id).toBe(route.access.artifactsBucket === 'read');
       expect(actions.includes('states:StartExecution'), route.id).toBe(route.access.startExecution === true);
       expect(actions.filter((a) => a.startsWith('s3:') && a !== 's3:GetObject'), route.id).toEqual([]);

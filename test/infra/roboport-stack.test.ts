@@ -24,7 +24,7 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
   it('exports what clients and the e2e tests read', () => {
     const outputs = Object.keys(templates[stage].findOutputs('*'));
     expect(outputs).toEqual(
-      expect.arrayContaining(['ApiUrl', 'UserPoolId', 'UserPoolClientId', 'ArtifactsBucketName', 'JobsTableName', 'RobotQueueUrl', 'StateMachineArn']),
+      expect.arrayContaining(['ApiUrl', 'UserPoolId', 'UserPoolClientId', 'ConsoleUrl', 'ArtifactsBucketName', 'JobsTableName', 'RobotQueueUrl', 'StateMachineArn']),
     );
   });
 

@@ -16,7 +16,14 @@ let template: Template;
 beforeAll(() => {
   const stack = bareStack();
   data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
-  workflow = new Workflow(stack, 'Workflow', { jobsTable: data.jobsTable, functionDefaults: functionDefaults(config), robot: config.robot });
+  workflow = new Workflow(stack, 'Workflow', {
+    jobsTable: data.jobsTable,
+    itemsTable: data.itemsTable,
+    accountsTable: data.accountsTable,
+    egressAllowHosts: [],
+    functionDefaults: functionDefaults(config),
+    robot: config.robot,
+  });
   fleet = new RobotFleet(stack, 'RobotFleet', {
     sourceRoot: REPO_ROOT,
     robotQueue: workflow.robotQueue,

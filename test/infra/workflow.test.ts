@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildJobWorkflowDefinition } from '../../core/workflow-definition';
+import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY } from '../../core/workflow-definition';
 import { Data } from '../../lib/data';
 import { Workflow } from '../../lib/workflow';
 import { allowedActionsOf, bareStack, functionDefaults, joinParts, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
@@ -13,7 +13,14 @@ let template: Template;
 beforeAll(() => {
   const stack = bareStack();
   const data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
-  workflow = new Workflow(stack, 'Workflow', { jobsTable: data.jobsTable, functionDefaults: functionDefaults(config), robot: config.robot });
+  workflow = new Workflow(stack, 'Workflow', {
+    jobsTable: data.jobsTable,
+    itemsTable: data.itemsTable,
+    accountsTable: data.accountsTable,
+    egressAllowHosts: [],
+    functionDefaults: functionDefaults(config),
+    robot: config.robot,
+  });
   template = Template.fromStack(stack);
 });
 
@@ -37,6 +44,8 @@ describe('Workflow', () => {
       queueUrl: `<Ref:${logicalIdOf(workflow.robotQueue)}>`,
       finalizeFunctionArn: `<GetAtt:${logicalIdOf(workflow.finalizeJobFunction)}.Arn>`,
       failFunctionArn: `<GetAtt:${logicalIdOf(workflow.failJobFunction)}.Arn>`,
+      notifyWebhookFunctionArn: `<GetAtt:${logicalIdOf(workflow.notifyWebhookFunction)}.Arn>`,
+      webhookRetry: DEFAULT_WEBHOOK_RETRY,
       ...config.robot,
     });
     expect(deployed).toEqual(expected);
@@ -44,14 +53,39 @@ describe('Workflow', () => {
     expect(deployed.States.RunRobot.TimeoutSeconds).toBe(config.robot.timeoutSeconds);
   });
 
-  it('lets the state machine send to the robot queue and invoke only the two settle functions', () => {
+  it('notifies webhooks on both paths, retrying for hours, and still ends a failed job in the Fail state', () => {
+    const [stateMachine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const { States: states } = JSON.parse(joinParts(stateMachine?.Properties.DefinitionString));
+    const follow = (from: string, choice: 'callback' | 'none') => {
+      const settle = states[from].Next;
+      const afterChoice = choice === 'callback' ? states[settle].Choices[0].Next : states[settle].Default;
+      return choice === 'callback' ? [afterChoice, states[afterChoice].Next] : [afterChoice];
+    };
+    expect(follow('FailJob', 'callback')).toEqual(['NotifyWebhookAfterFail', 'JobFailed']);
+    expect(follow('FailJob', 'none')).toEqual(['JobFailed']);
+    expect(follow('FinalizeJob', 'callback')).toEqual(['NotifyWebhookAfterFinalize', 'Done']);
+    expect(states.JobFailed.Type).toBe('Fail');
+    const retry = states.NotifyWebhookAfterFail.Retry.find((r: { ErrorEquals: string[] }) => r.ErrorEquals.includes('Webhook.DeliveryFailed'));
+    expect(retry).toMatchObject({ MaxDelaySeconds: 3600, JitterStrategy: 'FULL' });
+    const worstCaseSeconds = Array.from({ length: retry.MaxAttempts }, (_, n) => Math.min(retry.IntervalSeconds * retry.BackoffRate ** n, retry.MaxDelaySeconds)).reduce((a, b) => a + b);
+    expect(worstCaseSeconds).toBeGreaterThan(3 * 3600);
+  });
+
+  it('gives the notify function the jobs, items and accounts tables and the egress allowlist', () => {
+    const actions = allowedActionsOf(template, workflow.notifyWebhookFunction.role!);
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:PutItem']));
+    const props = template.findResources('AWS::Lambda::Function')[logicalIdOf(workflow.notifyWebhookFunction)]?.Properties;
+    expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(['JOBS_TABLE_NAME', 'ITEMS_TABLE_NAME', 'ACCOUNTS_TABLE_NAME', 'EGRESS_ALLOW_HOSTS']));
+  });
+
+  it('lets the state machine send to the robot queue and invoke only the settle and notify functions', () => {
     const statements = statementsOf(template, workflow.stateMachine.role);
     const resourcesFor = (action: string) =>
       statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat());
     expect(resourcesFor('sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': [logicalIdOf(workflow.robotQueue), 'Arn'] }]);
     const invoked = JSON.stringify(resourcesFor('lambda:InvokeFunction'));
     const lambdaIds = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) => invoked.includes(id));
-    expect(lambdaIds.sort()).toEqual([logicalIdOf(workflow.failJobFunction), logicalIdOf(workflow.finalizeJobFunction)].sort());
+    expect(lambdaIds.sort()).toEqual([logicalIdOf(workflow.failJobFunction), logicalIdOf(workflow.finalizeJobFunction), logicalIdOf(workflow.notifyWebhookFunction)].sort());
   });
 
   it('logs executions and traces them', () => {

@@ -28,6 +28,7 @@ const clientConfig = (endpoint: string) => ({
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:roboport-test';
 const FINALIZE_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:finalize-job';
 const FAIL_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fail-job';
+const NOTIFY_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:notify-webhook';
 
 describe('local Step Functions running the job workflow', () => {
   let sqsS3: Awaited<ReturnType<typeof startLocalSqsS3>>;
@@ -49,6 +50,8 @@ describe('local Step Functions running the job workflow', () => {
       heartbeatSeconds: 1,
       timeoutSeconds: 5,
       technicalRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1 },
+      notifyWebhookFunctionArn: NOTIFY_ARN,
+      webhookRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1, maxDelaySeconds: 1 },
     });
     stepFunctions = await startLocalStepFunctions({
       definition,
@@ -189,6 +192,8 @@ describe('closing the local Step Functions', () => {
         heartbeatSeconds: 60,
         timeoutSeconds: 600,
         technicalRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1 },
+        notifyWebhookFunctionArn: NOTIFY_ARN,
+        webhookRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1, maxDelaySeconds: 1 },
       }),
       stateMachineArn: STATE_MACHINE_ARN,
       sqs,

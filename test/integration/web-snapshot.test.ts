@@ -63,6 +63,8 @@ describe('web-snapshot in real Chromium behind the egress guard', () => {
     signal: new AbortController().signal,
     log: { info: () => {}, warn: () => {}, error: () => {} },
     saveArtifact: async (name, _contentType, body) => void artifacts.set(name, body),
+    secret: async () => Promise.reject(new Error('web-snapshot reads no secrets')),
+    progress: () => {},
   });
   const robotError = (work: Promise<unknown>) =>
     work.then(

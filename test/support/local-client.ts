@@ -48,8 +48,16 @@ export class LocalClient {
       },
       ...(options.body === undefined ? {} : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
     });
-    const text = await response.text();
-    return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as any) : undefined };
+    return parsed(response);
+  }
+
+  /** A multipart/form-data POST (a spreadsheet upload), built with the fetch FormData. */
+  async upload(path: string, options: { token: string; fields: Record<string, string>; file: { bytes: Uint8Array; filename: string }; headers?: Record<string, string> }) {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(options.fields)) form.append(name, value);
+    form.append('file', new Blob([new Uint8Array(options.file.bytes)]), options.file.filename);
+    const response = await fetch(`${this.outputs.ApiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${options.token}`, ...options.headers }, body: form });
+    return parsed(response);
   }
 
   /** Polls the job until `done` holds, within a bounded time. */
@@ -63,6 +71,11 @@ export class LocalClient {
     }
     throw new Error(`job ${jobId} did not reach the expected state in ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
   }
+}
+
+async function parsed(response: Response) {
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as any) : undefined };
 }
 
 export const isTerminal = (job: { status?: string }) => ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'TIMED_OUT'].includes(job.status ?? '');

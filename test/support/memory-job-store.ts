@@ -1,5 +1,5 @@
 import { IllegalTransition, JobNotFound } from '../../core/errors';
-import { canTransition, type Artifact, type Job, type JobStatus } from '../../core/job';
+import { canTransition, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../../core/job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../../core/ports';
 
 /** In-memory JobStore with the same conditional rules as the DynamoDB adapter, for unit tests. */
@@ -38,6 +38,12 @@ export class MemoryJobStore implements JobStore {
     if (job.status !== 'RUNNING') throw new IllegalTransition(`Job ${jobId} is ${job.status}`);
     job.artifacts = [...job.artifacts.filter((a) => a.name !== artifact.name), artifact];
     job.updatedAt = now;
+  }
+
+  async setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFound(jobId);
+    job.webhook = structuredClone(delivery);
   }
 
   async list(query: JobListQuery): Promise<JobPage> {

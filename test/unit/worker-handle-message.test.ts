@@ -6,46 +6,20 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { IllegalTransition, JobNotFound } from '../../core/errors';
-import { canTransition, type Artifact, type Job } from '../../core/job';
+import type { Job } from '../../core/job';
 import type { RobotCatalog } from '../../core/jobs';
-import type { JobStore } from '../../core/ports';
-import { businessError, type RobotDefinition } from '../../core/robot';
+import type { Logger } from '../../core/logger';
+import { businessError, type RobotDefinition, type SimpleRobot } from '../../core/robot';
 import type { JobSessions } from '../../containers/robot/src/browser';
 import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
-import type { Logger } from '../../containers/robot/src/log';
+import { MemoryItemStore } from '../support/memory-item-store';
+import { MemoryJobStore } from '../support/memory-job-store';
+import { MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
 
 const JOB_ID = '6f1d8c1e-2a4b-4c3d-9e8f-0a1b2c3d4e5f';
 const TOKEN = 'token-'.padEnd(600, 'x');
 
-/** The JobStore contract in memory, with the real transition rules. */
-class MemoryJobStore implements JobStore {
-  readonly jobs = new Map<string, Job>();
-  async create(job: Job) {
-    if (this.jobs.has(job.jobId)) return false;
-    this.jobs.set(job.jobId, structuredClone(job));
-    return true;
-  }
-  async get(jobId: string) {
-    return this.jobs.get(jobId);
-  }
-  async transition(jobId: string, to: Job['status'], change: { now: string; countAttempt?: boolean }) {
-    const job = this.jobs.get(jobId);
-    if (!job) throw new JobNotFound(jobId);
-    if (!canTransition(job.status, to)) throw new IllegalTransition(`${job.status} → ${to}`);
-    Object.assign(job, { status: to, updatedAt: change.now, attempts: job.attempts + (change.countAttempt ? 1 : 0) });
-    return job;
-  }
-  async setExecutionArn() {}
-  async addArtifact(jobId: string, artifact: Artifact) {
-    this.jobs.get(jobId)?.artifacts.push(artifact);
-  }
-  async list() {
-    return { jobs: [...this.jobs.values()] };
-  }
-}
-
-const robotThat = (run: RobotDefinition['run']): RobotDefinition => ({
+const robotThat = (run: SimpleRobot['run']): RobotDefinition => ({
   name: 'test-robot',
   version: '1',
   description: 'test',
@@ -70,13 +44,25 @@ let closedSessions: number;
 function depsFor(robot: RobotDefinition): MessageDeps {
   const robots: RobotCatalog = { find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] };
   const sessions: JobSessions = {
-    open: async () => ({ page: {} as Page, close: async () => void (closedSessions += 1) }),
+    open: async () => ({
+      page: {} as Page,
+      startItemTrace: async () => {},
+      stopItemTrace: async () => undefined,
+      close: async () => void (closedSessions += 1),
+    }),
   };
   return {
     sqs: new SQSClient({}),
     sfn: new SFNClient({}),
     s3: new S3Client({}),
     store,
+    items: new MemoryItemStore(),
+    leases: new MemoryPortalLeases(),
+    secrets: new MemorySecrets({}),
+    secretsPrefix: undefined,
+    portalMaxSessions: 2,
+    leaseTtlSeconds: 60,
+    leaseWaitMs: 1_000,
     robots,
     sessions,
     queueUrl: 'https://sqs.local/robot-tasks',
@@ -98,7 +84,7 @@ function seedJob(status: Job['status']): void {
   void store.create({ jobId: JOB_ID, owner: 'u1', robot: 'test-robot', status, input: {}, attempts: 0, createdAt: now, updatedAt: now, artifacts: [], requestHash: 'h' });
 }
 
-const neverStops = new AbortController().signal;
+const neverStops = { draining: new AbortController().signal, stopping: new AbortController().signal };
 
 beforeEach(() => {
   sqs.reset();
@@ -218,7 +204,7 @@ describe('handleMessage', () => {
     const handling = handleMessage(
       message(),
       depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))),
-      stop.signal,
+      { draining: stop.signal, stopping: stop.signal },
     );
     await started;
     stop.abort();

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import sparticuzChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type BrowserContext, type BrowserServer, type Page } from 'playwright-core';
 import { guardContextEgress, type EgressPolicy } from './egress-route';
@@ -14,12 +17,21 @@ export interface WorkerBrowserOptions {
 /** A page in a browser context of its own, behind the egress guard; close() discards everything. */
 export interface JobSession {
   page: Page;
+  /** Starts recording one item's Playwright trace (sessions opened with `traceItems`). */
+  startItemTrace(title: string): Promise<void>;
+  /** Ends the item's trace: its zip when `keep` (a failed item's evidence), nothing otherwise. */
+  stopItemTrace(keep: boolean): Promise<Uint8Array | undefined>;
   close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  /** Record a trace (screenshots + DOM snapshots) per item, kept only for failed items. */
+  traceItems?: boolean;
 }
 
 /** What the worker needs from the browser (and what unit tests fake). */
 export interface JobSessions {
-  open(policy: EgressPolicy): Promise<JobSession>;
+  open(policy: EgressPolicy, options?: SessionOptions): Promise<JobSession>;
 }
 
 /**
@@ -55,14 +67,21 @@ export class WorkerBrowser implements JobSessions {
     this.actionTimeoutMs = options.actionTimeoutMs ?? 30_000;
   }
 
-  async open(policy: EgressPolicy): Promise<JobSession> {
+  async open(policy: EgressPolicy, options: SessionOptions = {}): Promise<JobSession> {
     const running = this.ensureRunning();
     const context = await (await running).browser.newContext({ acceptDownloads: true, serviceWorkers: 'block' });
-    const close = () => this.closeContext(context, running);
+    // Trace zips pass through here on their way to S3; removed with the session.
+    const scratch = await mkdtemp(path.join(tmpdir(), 'roboport-job-'));
+    const close = async () => {
+      await this.closeContext(context, running);
+      await rm(scratch, { recursive: true, force: true });
+    };
     try {
       context.setDefaultTimeout(this.actionTimeoutMs);
       await guardContextEgress(context, policy);
-      return { page: await context.newPage(), close };
+      if (options.traceItems) await context.tracing.start({ screenshots: true, snapshots: true });
+      const page = await context.newPage();
+      return { page, close, ...itemTracing(context, scratch, options.traceItems === true) };
     } catch (error) {
       await close();
       throw error;
@@ -116,6 +135,30 @@ export class WorkerBrowser implements JobSessions {
     this.forget(running);
     await (await running).server.kill();
   }
+}
+
+/** One trace chunk per item; a discarded chunk costs no file. */
+function itemTracing(context: BrowserContext, scratch: string, enabled: boolean): Pick<JobSession, 'startItemTrace' | 'stopItemTrace'> {
+  let chunks = 0;
+  return {
+    async startItemTrace(title) {
+      if (enabled) await context.tracing.startChunk({ title });
+    },
+    async stopItemTrace(keep) {
+      if (!enabled) return undefined;
+      if (!keep) {
+        await context.tracing.stopChunk();
+        return undefined;
+      }
+      const file = path.join(scratch, `trace-${++chunks}.zip`);
+      await context.tracing.stopChunk({ path: file });
+      try {
+        return await readFile(file);
+      } finally {
+        await rm(file, { force: true });
+      }
+    },
+  };
 }
 
 interface RunningBrowser {

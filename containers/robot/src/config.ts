@@ -3,11 +3,16 @@ import { ENV } from '../../../core/env-names';
 
 export interface WorkerConfig {
   jobsTable: string;
+  itemsTable: string;
+  leasesTable: string;
   artifactsBucket: string;
   queueUrl: string;
   egressAllowHosts: string[];
   concurrency: number;
   heartbeatSeconds: number;
+  portalMaxSessions: number;
+  /** Unset: robots get no secrets at all. */
+  secretsPrefix?: string;
   chromiumPath?: string;
   s3ForcePathStyle: boolean;
 }
@@ -15,13 +20,18 @@ export interface WorkerConfig {
 /** Read once at start: a missing value stops the worker before it takes any message. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const chromiumPath = env[ENV.chromiumPath]?.trim();
+  const secretsPrefix = env[ENV.robotSecretsPrefix]?.trim();
   return {
     jobsTable: requireEnv(ENV.jobsTable, env),
+    itemsTable: requireEnv(ENV.itemsTable, env),
+    leasesTable: requireEnv(ENV.leasesTable, env),
     artifactsBucket: requireEnv(ENV.artifactsBucket, env),
     queueUrl: requireEnv(ENV.robotQueueUrl, env),
     egressAllowHosts: listEnv(ENV.egressAllowHosts, env),
     concurrency: intEnv(ENV.workerConcurrency, 2, env),
     heartbeatSeconds: intEnv(ENV.workerHeartbeatSeconds, 20, env),
+    portalMaxSessions: intEnv(ENV.portalMaxSessions, 2, env),
+    ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),
     s3ForcePathStyle: env[ENV.s3ForcePathStyle] === 'true',
   };

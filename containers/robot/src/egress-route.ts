@@ -9,6 +9,8 @@ export interface EgressPolicy {
   onRefused(url: string, reason: string): void;
 }
 
+type FetchOptions = NonNullable<Parameters<Route['fetch']>[0]>;
+
 const FETCH_TIMEOUT_MS = 30_000;
 /** Chromium's own limit. */
 const MAX_REDIRECTS = 20;
@@ -32,18 +34,32 @@ export async function guardContextEgress(context: BrowserContext, policy: Egress
 }
 
 async function forwardIfAllowed(route: Route, refusalFor: (url: string) => Promise<string | undefined>, policy: EgressPolicy): Promise<void> {
-  let target = route.request().url();
-  let method = route.request().method();
-  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+  const request = route.request();
+  let target = request.url();
+  let hop: FetchOptions = {};
+  for (let hops = 0; hops <= MAX_REDIRECTS; hops++) {
     if (await refuseIfNotAllowed(route, target, refusalFor, policy)) return;
-    const response = await route.fetch({ url: target, method, maxRedirects: 0, timeout: FETCH_TIMEOUT_MS });
+    const response = await route.fetch({ ...hop, url: target, maxRedirects: 0, timeout: FETCH_TIMEOUT_MS });
     const location = redirectTarget(response, target);
     if (!location) return route.fulfill({ response });
-    // As browsers do: 307/308 repeat the request, every other redirect becomes a GET.
-    if (response.status() !== 307 && response.status() !== 308) method = 'GET';
+    hop = redirectedRequest(request.headers(), hop.method ?? request.method(), response.status(), originOf(target) !== originOf(location));
     target = location;
   }
   throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+}
+
+/**
+ * The next hop of a redirect, as a browser would send it. Without a Cookie header the context's
+ * cookie jar supplies the cookies for the new URL, including any the redirect just set (a login
+ * answering 302 + Set-Cookie); the page's original Cookie and Authorization must not follow a
+ * redirect to another origin either. 307/308 repeat the request; every other redirect becomes a
+ * GET without a body.
+ */
+function redirectedRequest(headers: Record<string, string>, method: string, status: number, crossOrigin: boolean): FetchOptions {
+  const repeat = status === 307 || status === 308;
+  const dropped = new Set(['cookie', ...(crossOrigin ? ['authorization'] : []), ...(repeat ? [] : ['content-type', 'content-length'])]);
+  const kept = Object.fromEntries(Object.entries(headers).filter(([name]) => !dropped.has(name.toLowerCase())));
+  return repeat ? { method, headers: kept } : { method: 'GET', headers: kept, postData: '' };
 }
 
 async function refuseIfNotAllowed(

@@ -1,29 +1,28 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { IllegalTransition } from '../../../core/errors';
 import { isTerminal, type Job } from '../../../core/job';
-import { beginAttempt, recordArtifact, sha256Hex, type RobotCatalog } from '../../../core/jobs';
-import type { JobStore } from '../../../core/ports';
-import { RobotError, technicalError, type RobotContext } from '../../../core/robot';
+import { beginAttempt, sha256Hex } from '../../../core/jobs';
+import type { Logger } from '../../../core/logger';
+import { RobotError } from '../../../core/robot';
 import { RobotErrorName, type RobotResult } from '../../../core/workflow-contract';
-import type { JobSession, JobSessions } from './browser';
-import type { Logger } from './log';
+import { runRobotJob, type AttemptControl, type RuntimeDeps } from './robot-runtime';
 
 /** Everything one message needs; the worker builds it once, tests pass fakes and mocked clients. */
-export interface MessageDeps {
+export interface MessageDeps extends RuntimeDeps {
   sqs: SQSClient;
   sfn: SFNClient;
-  s3: S3Client;
-  store: JobStore;
-  robots: RobotCatalog;
-  sessions: JobSessions;
   queueUrl: string;
-  artifactsBucket: string;
-  egressAllowHosts: readonly string[];
   heartbeatSeconds: number;
-  log: Logger;
+}
+
+/** How the worker tells a running job to stop. */
+export interface StopSignals {
+  /** Shutting down: stop at the next safe point (between items) and hand the message back. */
+  draining: AbortSignal;
+  /** The stop deadline has come: abort now and hand the message back. */
+  stopping: AbortSignal;
 }
 
 const taskMessageSchema = z.object({ jobId: z.string().min(1).max(64), taskToken: z.string().min(1).max(2048) });
@@ -35,7 +34,7 @@ const AbortReason = {
   cancelled: 'cancelled',
   /** The workflow no longer waits for this token (timeout, execution stopped). */
   taskGone: 'task-gone',
-  /** The worker is shutting down: another worker takes the job. */
+  /** The worker is shutting down: another worker takes the job (and resumes its items). */
   stopping: 'stopping',
 } as const;
 type AbortReason = (typeof AbortReason)[keyof typeof AbortReason];
@@ -49,14 +48,11 @@ type Verdict =
 /** Step Functions errors that mean nobody waits for the report any more. */
 const TASK_GONE_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotExist']);
 
-const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 /**
  * Runs the job of one RobotTaskMessage and tells the workflow how it went. Never throws: a
  * message that could not be handled stays in the queue and comes back (or goes to the DLQ).
- * `stop` aborts the robot when the worker must stop before the job is done.
  */
-export async function handleMessage(message: Message, deps: MessageDeps, stop: AbortSignal): Promise<void> {
+export async function handleMessage(message: Message, deps: MessageDeps, stop: StopSignals): Promise<void> {
   const task = parseTask(message.Body);
   if (!task) {
     deps.log.error('message.malformed', { messageId: message.MessageId });
@@ -71,7 +67,7 @@ export async function handleMessage(message: Message, deps: MessageDeps, stop: A
   }
 }
 
-async function runJob(task: TaskMessage, message: Message, deps: MessageDeps, stop: AbortSignal): Promise<Verdict> {
+async function runJob(task: TaskMessage, message: Message, deps: MessageDeps, stop: StopSignals): Promise<Verdict> {
   const job = await deps.store.get(task.jobId);
   if (!job) return failure(RobotErrorName.business, 'JOB_NOT_FOUND', `Job ${task.jobId} does not exist`);
   const log = deps.log.child({ robot: job.robot });
@@ -91,20 +87,25 @@ function cancelledVerdict(log: Logger, status: string): Verdict {
   return failure(RobotErrorName.cancelled, 'JOB_CANCELLED', `The job is ${status}`);
 }
 
-async function runAttempt(job: Job, task: TaskMessage, message: Message, deps: MessageDeps, stop: AbortSignal): Promise<Verdict> {
+async function runAttempt(job: Job, task: TaskMessage, message: Message, deps: MessageDeps, stop: StopSignals): Promise<Verdict> {
   const attempt = new AbortController();
   const abortOnStop = () => attempt.abort(AbortReason.stopping);
-  stop.addEventListener('abort', abortOnStop);
+  stop.stopping.addEventListener('abort', abortOnStop);
   const heartbeat = startHeartbeat(task, message, deps, attempt);
+  const control: AttemptControl = {
+    signal: attempt.signal,
+    draining: stop.draining,
+    checkpoint: async () => {
+      if (stop.draining.aborted) attempt.abort(AbortReason.stopping);
+      else await abortIfJobEnded(task, deps, attempt);
+      attempt.signal.throwIfAborted();
+    },
+    onHeartbeat: heartbeat.add,
+  };
   const started = Date.now();
-  let session: JobSession | undefined;
   try {
-    session = await deps.sessions.open({
-      allowHosts: deps.egressAllowHosts,
-      onRefused: (url, reason) => deps.log.warn('egress.refused', { url, reason }),
-    });
     deps.log.info('robot.started');
-    const result = await untilAborted(runRobot(job, session.page, deps, attempt.signal), attempt.signal);
+    const result = await untilAborted(runRobotJob(job, deps, control), attempt.signal);
     deps.log.info('robot.succeeded', { ...result, ms: Date.now() - started });
     return { kind: 'success', result };
   } catch (error) {
@@ -113,37 +114,8 @@ async function runAttempt(job: Job, task: TaskMessage, message: Message, deps: M
     return verdict;
   } finally {
     heartbeat.stop();
-    stop.removeEventListener('abort', abortOnStop);
-    await session?.close();
+    stop.stopping.removeEventListener('abort', abortOnStop);
   }
-}
-
-async function runRobot(job: Job, page: RobotContext['page'], deps: MessageDeps, signal: AbortSignal): Promise<RobotResult> {
-  const robot = deps.robots.find(job.robot);
-  // Technical: a worker of another build (rolling deployment) may know the robot.
-  if (!robot) throw technicalError('ROBOT_UNAVAILABLE', `This worker has no robot "${job.robot}"`);
-  const input = robot.input.safeParse(job.input);
-  if (!input.success) throw new RobotError('BUSINESS', 'INPUT_INVALID', `Input no longer valid for robot ${robot.name}: ${input.error.message}`);
-  let artifactCount = 0;
-  const context: RobotContext = {
-    page,
-    signal,
-    log: { info: deps.log.info, warn: deps.log.warn, error: deps.log.error },
-    saveArtifact: async (name, contentType, body) => {
-      await storeArtifact(job.jobId, name, contentType, body, deps);
-      artifactCount += 1;
-    },
-  };
-  const { status } = await robot.run(context, input.data);
-  return { status, artifactCount };
-}
-
-async function storeArtifact(jobId: string, name: string, contentType: string, body: Uint8Array, deps: MessageDeps): Promise<void> {
-  if (!ARTIFACT_NAME.test(name)) throw technicalError('ARTIFACT_NAME_INVALID', `Artifact name "${name.slice(0, 200)}" is not a plain file name`);
-  const key = `jobs/${jobId}/${name}`;
-  await deps.s3.send(new PutObjectCommand({ Bucket: deps.artifactsBucket, Key: key, Body: body, ContentType: contentType }));
-  await recordArtifact(deps.store, jobId, { name, contentType, size: body.byteLength, sha256: sha256Hex(body), key });
-  deps.log.info('artifact.saved', { name, size: body.byteLength });
 }
 
 function verdictForError(error: unknown, signal: AbortSignal): Verdict {
@@ -198,8 +170,9 @@ async function reportToWorkflow(verdict: Extract<Verdict, { kind: 'success' | 'f
  * While the robot runs: keep the token alive, keep the message invisible, and notice a
  * cancellation. Beats are chained (not an interval) so a slow beat never overlaps the next.
  */
-function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, attempt: AbortController): { stop(): void } {
+function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, attempt: AbortController): { add: AttemptControl['onHeartbeat']; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
+  const extraTasks = new Set<() => Promise<void>>();
   const schedule = () => {
     timer = setTimeout(() => void beat().finally(() => attempt.signal.aborted || schedule()), deps.heartbeatSeconds * 1000);
   };
@@ -208,10 +181,17 @@ function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, 
       keepTokenAlive(task, deps, attempt),
       keepMessageInvisible(message, deps),
       abortIfJobEnded(task, deps, attempt),
+      ...[...extraTasks].map((extraTask) => extraTask().catch((error: unknown) => deps.log.warn('heartbeat.task-failed', { error }))),
     ]);
   };
   schedule();
-  return { stop: () => clearTimeout(timer) };
+  return {
+    add: (extraTask) => {
+      extraTasks.add(extraTask);
+      return () => extraTasks.delete(extraTask);
+    },
+    stop: () => clearTimeout(timer),
+  };
 }
 
 async function keepTokenAlive(task: TaskMessage, deps: MessageDeps, attempt: AbortController): Promise<void> {

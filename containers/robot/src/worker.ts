@@ -9,8 +9,9 @@ export interface WorkerDeps extends MessageDeps {
 
 export interface RunningWorker {
   /**
-   * Stops polling and waits up to `deadlineMs` for running jobs; jobs still running then are
-   * aborted and their messages made visible again for another worker.
+   * Stops polling and lets running jobs reach a safe point: an item robot stops after its
+   * current item, a simple robot finishes. Jobs still running after `deadlineMs` are aborted.
+   * Either way an unfinished job's message becomes visible again for another worker.
    */
   stop(deadlineMs: number): Promise<void>;
 }
@@ -23,12 +24,13 @@ const POLL_RETRY_MS = 2_000;
 
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const polling = new AbortController();
+  const draining = new AbortController();
   const stopping = new AbortController();
   const running = new Set<Promise<void>>();
   const pollingStopped = new Promise<void>((resolve) => polling.signal.addEventListener('abort', () => resolve(), { once: true }));
 
   const run = (message: Message) => {
-    const job = handleMessage(message, deps, stopping.signal).finally(() => running.delete(job));
+    const job = handleMessage(message, deps, { draining: draining.signal, stopping: stopping.signal }).finally(() => running.delete(job));
     running.add(job);
   };
 
@@ -47,6 +49,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   return {
     async stop(deadlineMs) {
       polling.abort();
+      draining.abort();
       await looping;
       const drained = await Promise.race([Promise.all(running).then(() => true), sleep(deadlineMs, false)]);
       if (!drained) {

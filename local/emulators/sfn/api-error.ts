@@ -1,16 +1,10 @@
+import { AwsApiError } from '../aws-json-server';
+
 /**
  * An error the Step Functions API returns to its caller. `type` is the AWS error code
  * (e.g. TaskTimedOut); @aws-sdk/client-sfn turns it into the exception class of that name.
  */
-export class SfnApiError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = type;
-  }
-}
+export class SfnApiError extends AwsApiError {}
 
 /**
  * A task failure as the state machine sees it: aws-local-stepfunctions matches Retry/Catch

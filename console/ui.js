@@ -1,0 +1,56 @@
+import { h } from './dom.js';
+
+/** Statuses a job or item never leaves (core/job.ts TERMINAL_STATUSES). */
+export const TERMINAL_STATUSES = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+export const JOB_STATUSES = ['QUEUED', 'RUNNING', ...TERMINAL_STATUSES];
+
+export const isTerminal = (status) => TERMINAL_STATUSES.includes(status);
+
+/** "Timed out" for TIMED_OUT, "Running" for RUNNING. */
+export function statusLabel(status) {
+  const words = status.replace(/_/g, ' ').toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+export function statusBadge(status) {
+  return h('span', { class: `badge status-${status.toLowerCase().replace(/_/g, '-')}`, dataset: { status } }, statusLabel(status));
+}
+
+/** An error message block; `error` is an Error (ApiError, AuthError) or a string. */
+export function errorBanner(error, { title } = {}) {
+  const message = typeof error === 'string' ? error : error.message;
+  const code = typeof error === 'string' ? undefined : error.code;
+  return h('div', { class: 'banner error', role: 'alert' }, title ? h('strong', {}, title, ' ') : null, message, code ? h('code', { class: 'error-code' }, code) : null);
+}
+
+/**
+ * Runs `refresh` again after `intervalMs` while `wanted()` holds, skipping ticks while the tab
+ * is hidden. stop() when the view goes away.
+ */
+export function autoRefresh(refresh, wanted, intervalMs = 3000) {
+  let timer;
+  let stopped = false;
+  const tick = async () => {
+    timer = undefined;
+    if (stopped) return;
+    if (!document.hidden) await refresh().catch(() => undefined);
+    schedule();
+  };
+  const schedule = () => {
+    if (!stopped && !timer && wanted()) timer = setTimeout(tick, intervalMs);
+  };
+  return {
+    schedule,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A short, readable summary of a job input for the list: its URL or first text value. */
+export function inputSummary(input) {
+  if (!input || typeof input !== 'object') return '';
+  const text = typeof input.url === 'string' ? input.url : Object.values(input).find((value) => typeof value === 'string');
+  return text ?? '';
+}

@@ -1,0 +1,193 @@
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { InputInvalid } from '../errors';
+import type { ItemArtifact, ItemPage, ItemStatus, ItemStore, JobItem } from '../items';
+import type { JobError } from '../job';
+import { ITEMS_TABLE } from '../table-schema';
+
+/** Parallel conditional puts when a job's items are first written (thousands for a big sheet). */
+const CREATE_PARALLELISM = 8;
+
+/**
+ * Item checkpoints, one DynamoDB item per work item. Every state change is a single conditional
+ * write: a success is never overwritten, and a settled item is never begun again.
+ */
+export class DynamoItemStore implements ItemStore {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async ensureItems(jobId: string, keys: readonly string[], now: string): Promise<void> {
+    const existing = await this.existingKeys(jobId);
+    const missing = keys.map((key, position) => ({ key, position })).filter(({ key }) => !existing.has(key));
+    for (let i = 0; i < missing.length; i += CREATE_PARALLELISM) {
+      await Promise.all(missing.slice(i, i + CREATE_PARALLELISM).map(({ key, position }) => this.create(jobId, key, position, now)));
+    }
+  }
+
+  async get(jobId: string, key: string): Promise<JobItem | undefined> {
+    const { Item } = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: this.key(jobId, key), ConsistentRead: true }));
+    return Item ? fromItem(unmarshall(Item)) : undefined;
+  }
+
+  async list(jobId: string, query: { limit: number; nextToken?: string; status?: ItemStatus }): Promise<ItemPage> {
+    let startKey = query.nextToken ? decodeCursor(query.nextToken, jobId) : undefined;
+    const items: JobItem[] = [];
+    // A status filter is applied after the key condition, so a page may need several reads.
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: ITEMS_TABLE.byPositionIndex.name,
+          KeyConditionExpression: '#job = :job',
+          ...(query.status ? { FilterExpression: '#status = :status' } : {}),
+          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
+          ExpressionAttributeValues: marshall({ ':job': jobId, ...(query.status ? { ':status': query.status } : {}) }),
+          ConsistentRead: true,
+          Limit: query.limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []).map((item) => fromItem(unmarshall(item))));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && items.length < query.limit);
+    return { items, ...(startKey ? { nextToken: encodeCursor(startKey) } : {}) };
+  }
+
+  async beginItem(jobId: string, key: string, now: string): Promise<JobItem | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(jobId, key),
+          UpdateExpression: 'SET attempts = attempts + :one, updatedAt = :now',
+          // Not settled: pending, or failed on something a retry may fix.
+          ConditionExpression: 'attribute_exists(#job) AND (#status = :pending OR (#status = :failed AND #error.#type = :technical))',
+          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, '#status': 'status', '#error': 'error', '#type': 'type' },
+          ExpressionAttributeValues: marshall({ ':one': 1, ':now': now, ':pending': 'PENDING', ':failed': 'FAILED', ':technical': 'TECHNICAL' }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return fromItem(unmarshall(Attributes ?? {}));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  async markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(jobId, key),
+          UpdateExpression: `SET #status = :succeeded, updatedAt = :now${artifact ? ', artifact = :artifact' : ''} REMOVE #error, evidence`,
+          ConditionExpression: 'attribute_exists(#job) AND #status <> :succeeded',
+          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, '#status': 'status', '#error': 'error' },
+          ExpressionAttributeValues: marshall({ ':succeeded': 'SUCCEEDED', ':now': now, ...(artifact ? { ':artifact': artifact } : {}) }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(jobId, key),
+          UpdateExpression: 'SET #status = :failed, #error = :error, evidence = :evidence, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(#job) AND #status <> :succeeded',
+          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, '#status': 'status', '#error': 'error' },
+          ExpressionAttributeValues: marshall({ ':failed': 'FAILED', ':succeeded': 'SUCCEEDED', ':error': error, ':evidence': evidence, ':now': now }),
+        }),
+      );
+    } catch (caught) {
+      // Another delivery of the job succeeded on this item meanwhile: its success stands.
+      if (!(caught instanceof ConditionalCheckFailedException)) throw caught;
+    }
+  }
+
+  private async create(jobId: string, key: string, position: number, now: string): Promise<void> {
+    const item: JobItem = { jobId, key, position, status: 'PENDING', attempts: 0, updatedAt: now };
+    try {
+      await this.client.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: marshall(toItem(item)),
+          ConditionExpression: 'attribute_not_exists(#job)',
+          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey },
+        }),
+      );
+    } catch (error) {
+      // Written by another delivery of the same job: keep its state.
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private async existingKeys(jobId: string): Promise<Set<string>> {
+    const keys = new Set<string>();
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#job = :job',
+          ProjectionExpression: '#key',
+          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, '#key': ITEMS_TABLE.sortKey },
+          ExpressionAttributeValues: marshall({ ':job': jobId }),
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) keys.add(String(unmarshall(item)[ITEMS_TABLE.sortKey]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return keys;
+  }
+
+  private key(jobId: string, key: string): Record<string, AttributeValue> {
+    return marshall({ [ITEMS_TABLE.partitionKey]: jobId, [ITEMS_TABLE.sortKey]: key });
+  }
+}
+
+function toItem(item: JobItem): Record<string, unknown> {
+  const { key, ...rest } = item;
+  return { ...rest, [ITEMS_TABLE.sortKey]: key };
+}
+
+function fromItem(item: Record<string, unknown>): JobItem {
+  const { [ITEMS_TABLE.sortKey]: key, ...rest } = item;
+  return { ...(rest as Omit<JobItem, 'key'>), key: String(key) };
+}
+
+function encodeCursor(key: Record<string, AttributeValue>): string {
+  return Buffer.from(JSON.stringify(unmarshall(key))).toString('base64url');
+}
+
+/** A cursor is only honoured for the job it came from, so it cannot reach another job's items. */
+function decodeCursor(token: string, jobId: string): Record<string, AttributeValue> {
+  try {
+    const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
+    const { [ITEMS_TABLE.partitionKey]: job, [ITEMS_TABLE.sortKey]: itemKey, [ITEMS_TABLE.byPositionIndex.sortKey]: position } = key;
+    const valid =
+      job === jobId && typeof itemKey === 'string' && itemKey.length <= 512 && typeof position === 'number' && Number.isInteger(position) && Object.keys(key).length === 3;
+    if (valid) return marshall(key);
+  } catch {
+    // fall through to the error below
+  }
+  throw new InputInvalid('nextToken is invalid', { fields: [{ field: 'nextToken', message: 'is not a token this listing returned' }] });
+}

@@ -1,0 +1,37 @@
+/**
+ * Secrets robots read by name (portal credentials). They live in a secret store (AWS Secrets
+ * Manager), never in job input, and a robot may only read names under the worker's prefix.
+ */
+export interface SecretSource {
+  /** The secret's string value; undefined when no secret has this name. */
+  get(name: string): Promise<string | undefined>;
+}
+
+/** Secrets Manager's character set for names. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+/** Why a robot may not read this secret, or undefined when it may. */
+export function secretNameViolation(name: string, prefix: string | undefined): string | undefined {
+  if (!prefix) return 'this worker gives robots no secrets (no secrets prefix configured)';
+  if (!SECRET_NAME.test(name)) return 'is not a valid secret name';
+  if (!name.startsWith(prefix) || name.length === prefix.length) return `must name a secret under ${prefix}`;
+  if (name.split('/').includes('..')) return 'must not contain ".." segments';
+  return undefined;
+}
+
+/**
+ * The strings a log line must never show once a secret is read: the whole value and, for a
+ * JSON object such as {"username","password"}, each of its string fields.
+ */
+export function secretValuesToMask(value: string): string[] {
+  const values = [value];
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (parsed && typeof parsed === 'object') {
+      for (const field of Object.values(parsed)) if (typeof field === 'string') values.push(field);
+    }
+  } catch {
+    // a plain string secret: the value itself is all there is to mask
+  }
+  return values;
+}

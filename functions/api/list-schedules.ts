@@ -1,0 +1,11 @@
+import { listSchedules } from '../../core/schedules';
+import { scheduleStoreFromEnv } from '../shared/adapters';
+import { apiHandler, callerOf, json } from '../shared/http';
+
+const store = scheduleStoreFromEnv();
+
+/** GET /schedules?limit=&nextToken= — the caller's schedules (admins: everyone's), newest first. */
+export const handler = apiHandler(async (event) => {
+  const caller = callerOf(event);
+  return json(200, await listSchedules(store, caller, event.queryStringParameters ?? {}));
+});

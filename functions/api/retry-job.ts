@@ -1,0 +1,21 @@
+import { listEnv } from '../../core/config';
+import { ENV } from '../../core/env-names';
+import { retryJob } from '../../core/items-service';
+import { robotCatalog } from '../../robots';
+import { itemStoreFromEnv, jobStoreFromEnv, workflowStarterFromEnv } from '../shared/adapters';
+import { apiHandler, callerOf, headerOf, json, pathParam } from '../shared/http';
+
+const deps = {
+  store: jobStoreFromEnv(),
+  items: itemStoreFromEnv(),
+  workflow: workflowStarterFromEnv(),
+  robots: robotCatalog,
+  egressAllowHosts: listEnv(ENV.egressAllowHosts),
+};
+
+/** POST /jobs/{jobId}/retry — a new job for the items that did not succeed (idempotent with Idempotency-Key). */
+export const handler = apiHandler(async (event) => {
+  const caller = callerOf(event);
+  const { job, replayed } = await retryJob(deps, caller, pathParam(event, 'jobId'), headerOf(event, 'idempotency-key'));
+  return json(202, job, { location: `/jobs/${job.jobId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
+});
