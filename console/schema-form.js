@@ -56,7 +56,8 @@ function createField(name, property, isRequired, id) {
   // The asterisk is for the eye; assistive technology reads aria-required instead.
   const label = h(kind === 'choices' ? 'legend' : 'label', kind === 'choices' ? {} : { for: id }, property.title ?? humanize(name), isRequired ? h('span', { class: 'required', 'aria-hidden': 'true' }, ' *') : null);
   if (isRequired) control.element.setAttribute('aria-required', 'true');
-  const hint = [property.description, kind === 'lines' ? 'One value per line.' : null, kind === 'json' ? 'JSON.' : null].filter(Boolean).join(' ');
+  const description = property.description?.replace(/([^.!?])$/, '$1.');
+  const hint = [description, kind === 'lines' ? 'One value per line.' : null, kind === 'json' ? 'JSON.' : null].filter(Boolean).join(' ');
   const element = h(
     kind === 'choices' ? 'fieldset' : 'div',
     { class: `field field-${kind}`, dataset: { field: name } },

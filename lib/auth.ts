@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { ADMINS_GROUP } from '../core/job';
+import { acknowledge } from './nag';
 
 export interface AuthProps {
   readonly removalPolicy: RemovalPolicy;
@@ -44,13 +45,23 @@ export class Auth extends Construct {
         requireDigits: true,
         requireSymbols: true,
         tempPasswordValidity: Duration.days(3),
+        passwordHistorySize: 5,
       },
       mfa: cognito.Mfa.OPTIONAL,
       mfaSecondFactor: { otp: true, sms: false },
+      // Plus: threat protection blocks sign-ins with compromised credentials or risky patterns
+      // ($0.02 per monthly active user, docs/cost-model.md).
+      featurePlan: cognito.FeaturePlan.PLUS,
+      standardThreatProtectionMode: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
       accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
       deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy,
     });
+    acknowledge(
+      this.userPool,
+      'AwsSolutions-COG2',
+      'MFA is optional by decision (issue 4): people may add TOTP; machine clients use client credentials, and threat protection covers risky sign-ins.',
+    );
 
     this.userPoolClient = this.userPool.addClient('ApiClient', {
       // SRP keeps passwords off the wire; USER_PASSWORD_AUTH stays for the CLI and the local stack.

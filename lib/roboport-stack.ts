@@ -6,6 +6,7 @@ import type { StageConfig } from './config';
 import { AdminConsole } from './console';
 import { CLOUDFRONT_WEB_ACL_REGION } from './console-edge-stack';
 import { Data } from './data';
+import { acknowledge, acknowledgeScopedWildcards } from './nag';
 import { Observability } from './observability';
 import { RobotFleet } from './robot-fleet';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
@@ -151,6 +152,7 @@ export class RoboportStack extends Stack {
       DashboardName: observability.dashboard.dashboardName,
     };
     for (const [key, value] of Object.entries(outputs)) new CfnOutput(this, key, { value });
+    acknowledgeScopedWildcards(this);
   }
 
   /** WAF in front of the console: CloudFront takes web ACLs from us-east-1 only. */
@@ -161,6 +163,11 @@ export class RoboportStack extends Stack {
       const webAcl = new WebAcl(this, 'ConsoleWebAcl', { scope: 'CLOUDFRONT', rateLimitPer5Minutes: config.api.wafRateLimitPer5Minutes });
       adminConsole.distribution.attachWebAclId(webAcl.webAclArn);
     } else {
+      acknowledge(
+        adminConsole.distribution,
+        'AwsSolutions-CFR2',
+        'This stage has no account and region in cdk.json, so no web ACL can be made in us-east-1 for it; the console is static files and the API behind it has its own WAF.',
+      );
       Annotations.of(adminConsole).addWarningV2(
         'roboport:console-without-waf',
         'The console has no WAF: set account and region for this stage so that a web ACL can be created in us-east-1 (docs/deploy.md).',

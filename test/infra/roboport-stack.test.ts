@@ -1,6 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { API_ROUTES } from '../../functions/api/routes';
+import { API_ROUTES, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
 import type { StageName } from '../../lib/config';
 import { RoboportStack } from '../../lib/roboport-stack';
 import { actionsOf, allStatements, REPO_ROOT, stageConfig, testApp } from './support/cdk';
@@ -30,7 +30,7 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
 
   it('runs every Roboport Lambda on Node.js 22', () => {
     const functions = Object.entries(templates[stage].findResources('AWS::Lambda::Function')).filter(([id]) => !isCdkProvider(id));
-    expect(functions).toHaveLength(API_ROUTES.length + 2);
+    expect(functions).toHaveLength(API_ROUTES.length + Object.keys(WORKFLOW_FUNCTIONS).length + Object.keys(SCHEDULER_FUNCTIONS).length);
     for (const [id, fn] of functions) expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
   });
 

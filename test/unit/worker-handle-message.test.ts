@@ -39,6 +39,7 @@ const memoryLog = (): Logger => ({
 });
 
 let store: MemoryJobStore;
+let items: MemoryItemStore;
 let closedSessions: number;
 
 function depsFor(robot: RobotDefinition): MessageDeps {
@@ -56,7 +57,7 @@ function depsFor(robot: RobotDefinition): MessageDeps {
     sfn: new SFNClient({}),
     s3: new S3Client({}),
     store,
-    items: new MemoryItemStore(),
+    items,
     leases: new MemoryPortalLeases(),
     secrets: new MemorySecrets({}),
     secretsPrefix: undefined,
@@ -79,10 +80,21 @@ const message = (body: unknown = { jobId: JOB_ID, taskToken: TOKEN }): Message =
   Body: typeof body === 'string' ? body : JSON.stringify(body),
 });
 
-function seedJob(status: Job['status']): void {
+function seedJob(status: Job['status'], input: Record<string, unknown> = {}): void {
   const now = '2025-01-01T00:00:00.000Z';
-  void store.create({ jobId: JOB_ID, owner: 'u1', robot: 'test-robot', status, input: {}, attempts: 0, createdAt: now, updatedAt: now, artifacts: [], requestHash: 'h' });
+  void store.create({ jobId: JOB_ID, owner: 'u1', robot: 'test-robot', status, input, attempts: 0, createdAt: now, updatedAt: now, artifacts: [], requestHash: 'h' });
 }
+
+/** An item robot over input.keys; `onItem` runs inside each item. */
+const itemRobotThat = (onItem: (key: string) => Promise<void>): RobotDefinition => ({
+  name: 'test-robot',
+  version: '1',
+  description: 'test',
+  input: z.object({ keys: z.array(z.string()) }),
+  itemsField: 'keys',
+  items: ({ keys }: { keys: string[] }) => keys.map((key) => ({ key })),
+  processItem: async (_context: unknown, { key }: { key: string }) => (await onItem(key), {}),
+}) as RobotDefinition;
 
 const neverStops = { draining: new AbortController().signal, stopping: new AbortController().signal };
 
@@ -92,6 +104,7 @@ beforeEach(() => {
   s3.reset();
   logLines.length = 0;
   store = new MemoryJobStore();
+  items = new MemoryItemStore();
   closedSessions = 0;
 });
 
@@ -237,5 +250,39 @@ describe('handleMessage', () => {
     await handleMessage(message(), depsFor(robotThat(async () => ({ status: 'SUCCEEDED' }))), neverStops);
 
     expect(JSON.stringify(logLines)).not.toContain(TOKEN.slice(0, 40));
+  });
+
+  it('stops an item robot between items when the job was cancelled, and reports Robot.Cancelled', async () => {
+    seedJob('QUEUED', { keys: ['a', 'b', 'c'] });
+    const processed: string[] = [];
+    const robot = itemRobotThat(async (key) => {
+      processed.push(key);
+      if (key === 'a') await store.transition(JOB_ID, 'CANCELLED', { now: new Date().toISOString() });
+    });
+
+    await handleMessage(message(), depsFor(robot), neverStops);
+
+    expect(processed).toEqual(['a']);
+    expect((await items.list(JOB_ID, { limit: 10 })).items.map((item) => item.status)).toEqual(['SUCCEEDED', 'PENDING', 'PENDING']);
+    expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({ error: 'Robot.Cancelled' });
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+  });
+
+  it('finishes the current item when the worker drains, then hands the message back', async () => {
+    seedJob('QUEUED', { keys: ['a', 'b', 'c'] });
+    const draining = new AbortController();
+    const processed: string[] = [];
+    const robot = itemRobotThat(async (key) => {
+      processed.push(key);
+      if (key === 'b') draining.abort();
+    });
+
+    await handleMessage(message(), depsFor(robot), { draining: draining.signal, stopping: new AbortController().signal });
+
+    expect(processed).toEqual(['a', 'b']);
+    expect((await items.list(JOB_ID, { limit: 10 })).items.map((item) => item.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'PENDING']);
+    expect(sfn.calls()).toHaveLength(0);
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toMatchObject({ VisibilityTimeout: 0 });
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
   });
 });
