@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ACCOUNTS_TABLE, ITEMS_TABLE, JOBS_TABLE } from '../core/table-schema';
+import { ACCOUNTS_TABLE, ITEMS_TABLE, JOBS_TABLE, LEASES_TABLE } from '../core/table-schema';
 import { acknowledge } from './nag';
 
 export interface DataProps {
@@ -31,6 +31,8 @@ export class Data extends Construct {
   public readonly jobsTable: dynamodb.TableV2;
   /** Work item checkpoints (core/items.ts). */
   public readonly itemsTable: dynamodb.TableV2;
+  /** Per-portal session slots of the robot workers (core/portal-lease.ts); expired slots age out by TTL. */
+  public readonly leasesTable: dynamodb.TableV2;
   /** Per-owner webhook signing secrets (core/webhook-secrets.ts); apart from jobs so few functions can read it. */
   public readonly accountsTable: dynamodb.TableV2;
   public readonly artifactsBucket: s3.Bucket;
@@ -80,6 +82,13 @@ export class Data extends Construct {
         { indexName: ITEMS_TABLE.byPositionIndex.name, sortKey: { name: ITEMS_TABLE.byPositionIndex.sortKey, type: dynamodb.AttributeType.NUMBER } },
       ],
       ...tableDefaults,
+    });
+    this.leasesTable = new dynamodb.TableV2(this, 'LeasesTable', {
+      partitionKey: stringKey(LEASES_TABLE.partitionKey),
+      timeToLiveAttribute: LEASES_TABLE.ttlAttribute,
+      ...tableDefaults,
+      // Short-lived coordination state: nothing to recover.
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
     });
     this.accountsTable = new dynamodb.TableV2(this, 'AccountsTable', { partitionKey: stringKey(ACCOUNTS_TABLE.partitionKey), ...tableDefaults });
 

@@ -14,6 +14,9 @@ import { Schedules } from './schedules';
 import { WebAcl } from './web-acl';
 import { Workflow } from './workflow';
 
+/** Sessions all robot workers together open against one portal host (the portal's protection). */
+const PORTAL_MAX_SESSIONS = 2;
+
 export interface RoboportStackProps extends StackProps {
   readonly config: StageConfig;
   /** Repository root: Lambda entries and the worker's Docker build context are relative to it. */
@@ -63,7 +66,11 @@ export class RoboportStack extends Stack {
       sourceRoot,
       robotQueue: workflow.robotQueue,
       jobsTable: data.jobsTable,
+      itemsTable: data.itemsTable,
+      leasesTable: data.leasesTable,
       artifactsBucket: data.artifactsBucket,
+      robotSecretsPrefix: `roboport/${config.stage}/robots/`,
+      portalMaxSessions: PORTAL_MAX_SESSIONS,
       ...config.fleet,
       workerConcurrency: config.workerConcurrency,
       heartbeatSeconds: config.robot.heartbeatSeconds,

@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -20,7 +20,15 @@ export interface RobotFleetProps {
   readonly sourceRoot: string;
   readonly robotQueue: IQueue;
   readonly jobsTable: ITableV2;
+  /** Item checkpoints the worker writes as it goes. */
+  readonly itemsTable: ITableV2;
+  /** Per-portal session slots shared by all workers. */
+  readonly leasesTable: ITableV2;
   readonly artifactsBucket: IBucket;
+  /** Robots may read the Secrets Manager secrets under this name prefix, and no others (e.g. roboport/prod/robots/). */
+  readonly robotSecretsPrefix: string;
+  /** Sessions all workers together open against one portal host. */
+  readonly portalMaxSessions: number;
   readonly minTasks: number;
   readonly maxTasks: number;
   readonly cpu: number;
@@ -143,8 +151,12 @@ export class RobotFleet extends Construct {
       }),
       environment: {
         [ENV.jobsTable]: props.jobsTable.tableName,
+        [ENV.itemsTable]: props.itemsTable.tableName,
+        [ENV.leasesTable]: props.leasesTable.tableName,
         [ENV.artifactsBucket]: props.artifactsBucket.bucketName,
         [ENV.robotQueueUrl]: props.robotQueue.queueUrl,
+        [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
+        [ENV.portalMaxSessions]: String(props.portalMaxSessions),
         [ENV.workerConcurrency]: String(props.workerConcurrency),
         // Three chances to heartbeat before the workflow fails the attempt.
         [ENV.workerHeartbeatSeconds]: String(Math.max(1, Math.floor(props.heartbeatSeconds / 3))),
@@ -189,7 +201,16 @@ export class RobotFleet extends Construct {
   private grantWorkerAccess(taskRole: iam.IRole, props: RobotFleetProps): void {
     props.robotQueue.grantConsumeMessages(taskRole);
     props.jobsTable.grantReadWriteData(taskRole);
+    props.itemsTable.grantReadWriteData(taskRole);
+    props.leasesTable.grantReadWriteData(taskRole);
     taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects('*')] }));
+    // Robot secrets only (portal credentials), by name prefix; the ARN ends in a random suffix.
+    taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
     props.artifactsBucket.encryptionKey?.grant(taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
