@@ -7,6 +7,8 @@ export const ENV = {
   itemsTable: 'ITEMS_TABLE_NAME',
   artifactsBucket: 'ARTIFACTS_BUCKET_NAME',
   robotQueueUrl: 'ROBOT_QUEUE_URL',
+  /** The robot queue's DLQ, which the DLQ reprocessor consumes. */
+  robotDeadLetterQueueUrl: 'ROBOT_DEAD_LETTER_QUEUE_URL',
   stateMachineArn: 'STATE_MACHINE_ARN',
   /** Comma-separated host[:port] list the egress guard lets through although private (local sandbox). */
   egressAllowHosts: 'EGRESS_ALLOW_HOSTS',

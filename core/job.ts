@@ -42,6 +42,10 @@ export function canTransition(from: JobStatus, to: JobStatus): boolean {
 
 export type ErrorType = 'BUSINESS' | 'TECHNICAL';
 
+/** Where a robot attempt ran: the worker fleet, or the DLQ reprocessor's last attempt. */
+export const ATTEMPT_RUNTIMES = ['fargate', 'lambda'] as const;
+export type AttemptRuntime = (typeof ATTEMPT_RUNTIMES)[number];
+
 export interface JobError {
   type: ErrorType;
   code: string;
@@ -65,6 +69,8 @@ export interface Job {
   input: Record<string, unknown>;
   callbackUrl?: string;
   attempts: number;
+  /** Where the latest attempt ran; unset until the first attempt. */
+  lastAttemptRuntime?: AttemptRuntime;
   createdAt: string;
   updatedAt: string;
   error?: JobError;
@@ -104,6 +110,7 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
     input: job.input,
     ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
     attempts: job.attempts,
+    ...(job.lastAttemptRuntime ? { lastAttemptRuntime: job.lastAttemptRuntime } : {}),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
     ...(job.error ? { error: job.error } : {}),

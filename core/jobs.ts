@@ -9,6 +9,7 @@ import {
   isTerminal,
   toJobView,
   type Artifact,
+  type AttemptRuntime,
   type Caller,
   type Job,
   type JobError,
@@ -201,9 +202,9 @@ export async function findVisibleJob(store: JobStore, caller: Caller, jobId: str
   return job;
 }
 
-/** The worker takes the job: QUEUED|RUNNING → RUNNING, counting an attempt. */
-export function beginAttempt(store: JobStore, jobId: string, now = new Date()): Promise<Job> {
-  return store.transition(jobId, 'RUNNING', { now: now.toISOString(), countAttempt: true });
+/** A runtime takes the job: QUEUED|RUNNING → RUNNING, counting an attempt run there. */
+export function beginAttempt(store: JobStore, jobId: string, runtime: AttemptRuntime, now = new Date()): Promise<Job> {
+  return store.transition(jobId, 'RUNNING', { now: now.toISOString(), attemptRuntime: runtime });
 }
 
 export function recordArtifact(store: JobStore, jobId: string, artifact: Artifact, now = new Date()): Promise<void> {

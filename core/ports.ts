@@ -1,4 +1,4 @@
-import type { Artifact, Job, JobError, JobStatus, WebhookDelivery } from './job';
+import type { Artifact, AttemptRuntime, Job, JobError, JobStatus, WebhookDelivery } from './job';
 
 /** Persistence of jobs. Every status change is one conditional write on one item. */
 export interface JobStore {
@@ -21,8 +21,8 @@ export interface JobStore {
 export interface TransitionChange {
   now: string;
   error?: JobError;
-  /** Counts a new robot attempt (→ RUNNING). */
-  countAttempt?: boolean;
+  /** Counts a new robot attempt (→ RUNNING) and records the runtime it runs in. */
+  attemptRuntime?: AttemptRuntime;
 }
 
 export interface JobListQuery {

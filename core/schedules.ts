@@ -89,7 +89,10 @@ function scheduleSchema(limits: ScheduleLimits) {
       .max(256)
       .superRefine((text, ctx) => {
         const parsed = parseScheduleExpression(text);
-        if (!parsed.ok) return void ctx.addIssue({ code: 'custom', message: parsed.message });
+        if (!parsed.ok) {
+          ctx.addIssue({ code: 'custom', message: parsed.message });
+          return;
+        }
         const interval = shortestIntervalMinutes(parsed.expression);
         if (interval < limits.minIntervalMinutes) {
           ctx.addIssue({ code: 'custom', message: `runs every ${interval} minute(s); the minimum is ${limits.minIntervalMinutes}` });
@@ -184,7 +187,7 @@ export function toScheduleView(schedule: Schedule, now: Date): ScheduleView {
 }
 
 /** What the Scheduler substitutes with the time a run was due (ISO 8601, UTC). */
-export const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
+const SCHEDULED_TIME_PLACEHOLDER = '<aws.scheduler.scheduled-time>';
 
 /** The trigger's payload for run-schedule; the Scheduler fills in the scheduled time. */
 export function triggerInputOf(scheduleId: string): string {

@@ -19,16 +19,19 @@ export function secretNameViolation(name: string, prefix: string | undefined): s
   return undefined;
 }
 
+/** Fields of a JSON secret that name someone rather than prove it: masking "robot" everywhere helps nobody. */
+const IDENTITY_FIELD = /^(user(name)?|login|email|account)$/i;
+
 /**
  * The strings a log line must never show once a secret is read: the whole value and, for a
- * JSON object such as {"username","password"}, each of its string fields.
+ * JSON object such as {"username","password"}, each string field except the identity ones.
  */
 export function secretValuesToMask(value: string): string[] {
   const values = [value];
   try {
     const parsed: unknown = JSON.parse(value);
     if (parsed && typeof parsed === 'object') {
-      for (const field of Object.values(parsed)) if (typeof field === 'string') values.push(field);
+      for (const [field, fieldValue] of Object.entries(parsed)) if (typeof fieldValue === 'string' && !IDENTITY_FIELD.test(field)) values.push(fieldValue);
     }
   } catch {
     // a plain string secret: the value itself is all there is to mask

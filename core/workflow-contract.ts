@@ -27,6 +27,8 @@ export const RobotErrorName = {
   business: 'Robot.Business',
   technical: 'Robot.Technical',
   cancelled: 'Robot.Cancelled',
+  /** A technical failure of the DLQ reprocessor's last attempt: final, the workflow does not retry it. */
+  lastAttemptFailed: 'Robot.LastAttemptFailed',
 } as const;
 
 /** Input of the finalize step (success path). */

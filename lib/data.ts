@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -24,7 +24,7 @@ export interface DataProps {
  * (prod) stage also gets point-in-time recovery and deletion protection.
  */
 export class Data extends Construct {
-  /** Encrypts the stage's data at rest: tables, artifacts, queues, log groups and the alarm topic. */
+  /** Encrypts the stage's data at rest: tables (in a stage with a region), artifacts, queues, log groups, the alarm topic. */
   public readonly key: kms.Key;
   /** For every table of the stage, so that all of them use the stage key. */
   public readonly tableEncryption: dynamodb.TableEncryptionV2;
@@ -50,7 +50,11 @@ export class Data extends Construct {
       removalPolicy: props.removalPolicy,
     });
     this.allowLogGroupEncryption();
-    this.tableEncryption = dynamodb.TableEncryptionV2.customerManagedKey(this.key);
+    // TableV2 can render a customer managed key only for a known region; a stage without one
+    // in cdk.json keeps its tables on the AWS managed DynamoDB key (docs/deploy.md).
+    this.tableEncryption = Token.isUnresolved(Stack.of(this).region)
+      ? dynamodb.TableEncryptionV2.awsManagedKey()
+      : dynamodb.TableEncryptionV2.customerManagedKey(this.key);
 
     this.jobsTable = new dynamodb.TableV2(this, 'JobsTable', {
       partitionKey: stringKey(JOBS_TABLE.partitionKey),

@@ -111,7 +111,7 @@ export class RoboportFunction extends NodejsFunction {
     bucket.encryptionKey?.grantDecrypt(this);
     acknowledge(
       this.role!.node.findChild('DefaultPolicy'),
-      wildcardResourceFinding(bucket, '/*'),
+      wildcardResourceFinding(this, bucket.arnForObjects('*')),
       'Artifacts are keyed by job id, unknown at deploy time; the function may only read them (to presign downloads).',
     );
     this.addEnvironment(ENV.artifactsBucket, bucket.bucketName);

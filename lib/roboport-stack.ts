@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Duration, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api';
 import { Auth } from './auth';
@@ -174,10 +174,6 @@ export class RoboportStack extends Stack {
         adminConsole.distribution,
         'AwsSolutions-CFR2',
         'This stage has no account and region in cdk.json, so no web ACL can be made in us-east-1 for it; the console is static files and the API behind it has its own WAF.',
-      );
-      Annotations.of(adminConsole).addWarningV2(
-        'roboport:console-without-waf',
-        'The console has no WAF: set account and region for this stage so that a web ACL can be created in us-east-1 (docs/deploy.md).',
       );
     }
   }

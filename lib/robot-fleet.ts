@@ -212,6 +212,11 @@ export class RobotFleet extends Construct {
       }),
     );
     props.artifactsBucket.encryptionKey?.grant(taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
+    acknowledge(
+      taskRole.node.findChild('DefaultPolicy'),
+      wildcardResourceFinding(taskRole, Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+      'Robots read portal credentials by name under the stage prefix; Secrets Manager appends a random suffix to every ARN, so the prefix needs a wildcard.',
+    );
     taskRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
@@ -221,7 +226,7 @@ export class RobotFleet extends Construct {
     );
     acknowledge(
       taskRole.node.findChild('DefaultPolicy'),
-      wildcardResourceFinding(props.artifactsBucket, '/*'),
+      wildcardResourceFinding(taskRole, props.artifactsBucket.arnForObjects('*')),
       'Artifacts are keyed by job id, unknown at deploy time; the worker may only put objects, never read or delete them.',
     );
   }

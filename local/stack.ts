@@ -11,11 +11,12 @@ import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
 import { SfnWorkflowStarter } from '../core/adapters/sfn-workflow-starter';
 import { ENV } from '../core/env-names';
 import { buildJobWorkflowDefinition, type WebhookRetry } from '../core/workflow-definition';
-import { SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../functions/api/routes';
+import { DLQ_REPROCESSOR, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../functions/api/routes';
 import { startSandboxSite } from '../sandbox/site';
 import { consoleConfig } from '../lib/console-settings';
 import { startLocalApi } from './api-gateway';
 import { startConsoleServer } from './console-server';
+import { startDlqConsumer, type SqsBatchHandler } from './dlq-consumer';
 import { createLocalJwtVerifier, ensureUserPool, startLocalCognito, type LocalUser } from './emulators/cognito';
 import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
 import { startLocalScheduler } from './emulators/scheduler';
@@ -148,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.schedulesTable]: names.schedules,
       [ENV.artifactsBucket]: names.bucket,
       [ENV.robotQueueUrl]: queue.queueUrl,
+      [ENV.robotDeadLetterQueueUrl]: queue.deadLetterQueueUrl,
       [ENV.stateMachineArn]: stateMachineArn,
       [ENV.s3ForcePathStyle]: 'true',
       // The sandbox and the portal live on loopback, which the egress guard refuses unless allowed by name.
@@ -216,6 +218,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       consoleConfig({ apiUrl: api.url, region: LOCAL_REGION, userPoolClientId: pool.clientId, cognitoEndpoint: cognito.endpoint }),
     );
 
+    // Last: it runs robots against everything above, and closes first.
+    const dlqConsumer = startDlqConsumer({
+      sqs,
+      queueUrl: queue.deadLetterQueueUrl,
+      queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${names.queue}-dlq`,
+      region: LOCAL_REGION,
+      functionName: `${NAME}-dlq-reprocessor`,
+      handler: await loadHandler<SqsBatchHandler>(options.repoRoot, DLQ_REPROCESSOR.entry),
+      timeoutMs: DLQ_REPROCESSOR.timeoutSeconds * 1000,
+      retryDelaySeconds: 5,
+      onError: (error) => process.stderr.write(`local DLQ reprocessor: ${String(error)}\n`),
+    });
+    closers.push(dlqConsumer.close);
+
     const redrivenJobs = await redriveUnfinishedJobs(new DynamoJobStore(dynamo, names.table), new SfnWorkflowStarter(new SFNClient({}), stateMachineArn));
 
     const outputs: LocalOutputs = {
@@ -247,8 +263,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 type StepHandler = (payload: unknown) => Promise<unknown>;
 
 async function loadStep(repoRoot: string, entry: string): Promise<StepHandler> {
-  const module = (await import(pathToFileURL(path.join(repoRoot, entry)).href)) as { handler: (event: unknown, context: unknown) => Promise<unknown> };
-  return (payload) => module.handler(payload, {});
+  const handler = await loadHandler<(event: unknown, context: unknown) => Promise<unknown>>(repoRoot, entry);
+  return (payload) => handler(payload, {});
+}
+
+/** A Lambda handler module, imported once the environment it reads at load time is set. */
+async function loadHandler<Handler>(repoRoot: string, entry: string): Promise<Handler> {
+  const module = (await import(pathToFileURL(path.join(repoRoot, entry)).href)) as { handler: Handler };
+  return module.handler;
 }
 
 /**

@@ -29,9 +29,10 @@ export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervi
   let restartTimer: NodeJS.Timeout | undefined;
 
   const launch = () => {
-    const tsx = path.join(options.repoRoot, 'node_modules', '.bin', 'tsx');
     const started = Date.now();
-    child = spawn(tsx, [path.join(options.repoRoot, 'containers/robot/src/main.ts')], {
+    // Node itself with tsx as a loader, not the tsx CLI: the CLI runs the script in a child
+    // process, which a SIGKILL of the CLI's pid would leave running as an orphan.
+    child = spawn(process.execPath, ['--import', 'tsx', path.join(options.repoRoot, 'containers/robot/src/main.ts')], {
       cwd: options.repoRoot,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -59,9 +59,10 @@ export class DynamoJobStore implements JobStore {
       sets.push('#error = :error');
       values[':error'] = change.error;
     }
-    if (change.countAttempt) {
-      sets.push('attempts = attempts + :one');
+    if (change.attemptRuntime) {
+      sets.push('attempts = attempts + :one', 'lastAttemptRuntime = :runtime');
       values[':one'] = 1;
+      values[':runtime'] = change.attemptRuntime;
     }
     try {
       const { Attributes } = await this.client.send(

@@ -129,3 +129,10 @@ export const WORKFLOW_FUNCTIONS = {
 export const SCHEDULER_FUNCTIONS = {
   runSchedule: 'functions/scheduler/run-schedule.ts',
 } as const;
+
+/** The Lambda that consumes the robot DLQ, deployed by lib/dlq-reprocessor.ts and run locally by local/dlq-consumer.ts. */
+export const DLQ_REPROCESSOR = {
+  entry: 'functions/dlq/reprocess.ts',
+  /** Room for a whole job of a robot; the handler drains and checkpoints before it runs out. */
+  timeoutSeconds: 600,
+} as const;

@@ -118,12 +118,13 @@ export async function startLocalScheduler(options: LocalSchedulerOptions): Promi
     await target(Target.Input === undefined ? {} : JSON.parse(Target.Input.replaceAll(SCHEDULED_TIME, scheduledTime)));
   };
 
-  const add = (schedule: StoredSchedule, from: number) => {
+  const add = (schedule: StoredSchedule, from: number): ArmedSchedule => {
     const parsed = parseScheduleExpression(schedule.ScheduleExpression);
     if (!parsed.ok) throw new SchedulerApiError('ValidationException', 400, `Invalid Schedule Expression ${schedule.ScheduleExpression}: ${parsed.message}`);
     const armed: ArmedSchedule = { schedule, expression: parsed.expression };
     schedules.set(keyOf(schedule.GroupName, schedule.Name), armed);
     arm(armed, from);
+    return armed;
   };
 
   const actions = {
@@ -135,9 +136,12 @@ export async function startLocalScheduler(options: LocalSchedulerOptions): Promi
         if (body.ClientToken !== undefined && existing.schedule.ClientToken === body.ClientToken) return { ScheduleArn: existing.schedule.Arn };
         throw new SchedulerApiError('ConflictException', 409, `Schedule ${name} already exists.`);
       }
-      add(validCreateRequest(name, groupName, body, `arn:aws:scheduler:${region}:${account}:schedule/${groupName}/${name}`, now()), now());
+      const arn = `arn:aws:scheduler:${region}:${account}:schedule/${groupName}/${name}`;
+      // Created and armed at one instant: a rate schedule's first run is its creation.
+      const createdAt = now();
+      const { schedule } = add(validCreateRequest(name, groupName, body, arn, createdAt), createdAt);
       persist();
-      return { ScheduleArn: schedules.get(keyOf(groupName, name))!.schedule.Arn };
+      return { ScheduleArn: schedule.Arn };
     },
     get(name: string, groupName: string): object {
       const { schedule } = found(name, groupName);

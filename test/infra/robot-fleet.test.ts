@@ -28,7 +28,11 @@ beforeAll(() => {
     sourceRoot: REPO_ROOT,
     robotQueue: workflow.robotQueue,
     jobsTable: data.jobsTable,
+    itemsTable: data.itemsTable,
+    leasesTable: data.leasesTable,
     artifactsBucket: data.artifactsBucket,
+    robotSecretsPrefix: 'roboport/prod/robots/',
+    portalMaxSessions: 3,
     ...config.fleet,
     workerConcurrency: config.workerConcurrency,
     heartbeatSeconds: config.robot.heartbeatSeconds,
@@ -65,6 +69,10 @@ describe('RobotFleet', () => {
     expect(environment[ENV.robotQueueUrl]).toEqual({ Ref: logicalIdOf(workflow.robotQueue) });
     expect(environment[ENV.jobsTable]).toEqual({ Ref: logicalIdOf(data.jobsTable) });
     expect(environment[ENV.artifactsBucket]).toEqual({ Ref: logicalIdOf(data.artifactsBucket) });
+    expect(environment[ENV.itemsTable]).toEqual({ Ref: logicalIdOf(data.itemsTable) });
+    expect(environment[ENV.leasesTable]).toEqual({ Ref: logicalIdOf(data.leasesTable) });
+    expect(environment[ENV.robotSecretsPrefix]).toBe('roboport/prod/robots/');
+    expect(environment[ENV.portalMaxSessions]).toBe('3');
     expect(environment[ENV.workerConcurrency]).toBe(String(config.workerConcurrency));
     expect(Number(environment[ENV.workerHeartbeatSeconds])).toBeLessThanOrEqual(config.robot.heartbeatSeconds / 2);
     expect(environment).not.toHaveProperty(ENV.egressAllowHosts);
@@ -84,6 +92,15 @@ describe('RobotFleet', () => {
     expect(actions.filter((a) => a.startsWith('s3:'))).toEqual(['s3:PutObject']);
     expect(actions.filter((a) => a.startsWith('states:') && !a.startsWith('states:SendTask'))).toEqual([]);
     expect(actions).not.toContain('sqs:SendMessage');
+  });
+
+  it('lets the task read robot secrets under its prefix only, and write item checkpoints and portal slots', () => {
+    const reads = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    expect(JSON.stringify(reads.flatMap((s) => [s.Resource].flat()))).toContain(':secret:roboport/prod/robots/*');
+    expect(allowedActionsOf(template, fleet.taskDefinition.taskRole).filter((a) => a.startsWith('secretsmanager:'))).toEqual(['secretsmanager:GetSecretValue']);
+    const tableWrites = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('dynamodb:PutItem'));
+    const tables = JSON.stringify(tableWrites.flatMap((s) => [s.Resource].flat()));
+    for (const table of [data.itemsTable, data.leasesTable]) expect(tables).toContain(logicalIdOf(table));
   });
 
   it('ships the worker logs to a log group with the stage retention', () => {

@@ -11,7 +11,7 @@ import {
   ValidationException,
   type CreateScheduleCommandInput,
 } from '@aws-sdk/client-scheduler';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pollUntil } from '../../local/emulators/poll';
 import { startLocalScheduler, type LocalScheduler } from '../../local/emulators/scheduler';
 
@@ -24,6 +24,8 @@ let scheduler: LocalScheduler | undefined;
 let client: SchedulerClient;
 /** The emulator's clock runs this far ahead of the real one, so a cron minute can be reached at once. */
 let clockOffsetMs = 0;
+/** Added to the offset at every read of the clock, as if time passed between the emulator's own reads. */
+let clockStepMs = 0;
 const invocations: Array<Record<string, unknown>> = [];
 const failures: string[] = [];
 
@@ -35,7 +37,7 @@ async function start(): Promise<LocalScheduler> {
       },
     },
     dataFile: path.join(dataDir, 'scheduler.json'),
-    now: () => Date.now() + clockOffsetMs,
+    now: () => Date.now() + (clockOffsetMs += clockStepMs),
     onInvocationError: (name) => failures.push(name),
   });
   client = new SchedulerClient({ region: 'us-east-1', endpoint: started.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -53,7 +55,6 @@ const schedule = (name: string, overrides: Partial<CreateScheduleCommandInput> =
 });
 
 const invocationsOf = (name: string) => invocations.filter((payload) => payload.name === name);
-const activeTimers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(path.join(tmpdir(), 'roboport-scheduler-'));
@@ -62,6 +63,7 @@ beforeAll(async () => {
 
 afterEach(() => {
   clockOffsetMs = 0;
+  clockStepMs = 0;
 });
 
 afterAll(async () => {
@@ -109,13 +111,14 @@ describe('local EventBridge Scheduler', () => {
 
   it('runs a rate schedule at once, with the scheduled time in the target input', async () => {
     const before = Date.now();
+    clockStepMs = 5;
     await client.send(new CreateScheduleCommand(schedule('rate')));
 
     const [payload] = await pollUntil(() => (invocationsOf('rate').length ? invocationsOf('rate') : undefined), { description: 'the rate schedule to run' });
     const scheduledTime = String(payload!.scheduledTime);
     expect(scheduledTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(Date.parse(scheduledTime)).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
-    expect(Date.parse(scheduledTime)).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(scheduledTime)).toBeLessThanOrEqual(Date.now() + clockOffsetMs);
     await client.send(new DeleteScheduleCommand({ Name: 'rate', GroupName: GROUP }));
   });
 
@@ -139,22 +142,34 @@ describe('local EventBridge Scheduler', () => {
   });
 
   it('arms a timer per enabled schedule, clears it on delete and clears all on close; keeps schedules across a restart', async () => {
-    const baseline = activeTimers();
-    await client.send(new CreateScheduleCommand(schedule('kept', { ScheduleExpression: 'cron(0 8 ? * MON-FRI *)' })));
-    await client.send(new CreateScheduleCommand(schedule('paused', { ScheduleExpression: 'cron(0 9 ? * MON-FRI *)', State: 'DISABLED' })));
-    await client.send(new CreateScheduleCommand(schedule('dropped', { ScheduleExpression: 'cron(0 10 ? * MON-FRI *)' })));
-    expect(activeTimers()).toBe(baseline + 2);
+    // Runs in 2190 are further away than setTimeout's longest delay: their timers are the ones with that delay.
+    const farFuture = (hour: number) => `cron(0 ${hour} 1 1 ? 2190)`;
+    const setTimer = vi.spyOn(globalThis, 'setTimeout');
+    const clearTimer = vi.spyOn(globalThis, 'clearTimeout');
+    const longTimers = () => setTimer.mock.results.filter((_, i) => setTimer.mock.calls[i]![1] === 2 ** 31 - 1).map((result) => result.value as unknown);
+    const cleared = (timer: unknown) => clearTimer.mock.calls.some(([handle]) => handle === timer);
+    try {
+      await client.send(new CreateScheduleCommand(schedule('kept', { ScheduleExpression: farFuture(8) })));
+      await client.send(new CreateScheduleCommand(schedule('paused', { ScheduleExpression: farFuture(9), State: 'DISABLED' })));
+      await client.send(new CreateScheduleCommand(schedule('dropped', { ScheduleExpression: farFuture(10) })));
+      const [kept, dropped] = longTimers();
+      expect(longTimers()).toHaveLength(2);
 
-    await client.send(new DeleteScheduleCommand({ Name: 'dropped', GroupName: GROUP }));
-    expect(activeTimers()).toBe(baseline + 1);
+      await client.send(new DeleteScheduleCommand({ Name: 'dropped', GroupName: GROUP }));
+      expect(cleared(dropped)).toBe(true);
+      expect(cleared(kept)).toBe(false);
 
-    await scheduler!.close();
-    expect(activeTimers()).toBe(baseline);
+      await scheduler!.close();
+      expect(cleared(kept)).toBe(true);
 
-    scheduler = await start();
-    expect(activeTimers()).toBe(baseline + 1);
-    await expect(client.send(new GetScheduleCommand({ Name: 'kept', GroupName: GROUP }))).resolves.toMatchObject({ State: 'ENABLED' });
-    await expect(client.send(new GetScheduleCommand({ Name: 'paused', GroupName: GROUP }))).resolves.toMatchObject({ State: 'DISABLED' });
-    await expect(client.send(new GetScheduleCommand({ Name: 'dropped', GroupName: GROUP }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+      scheduler = await start();
+      expect(longTimers()).toHaveLength(3);
+      await expect(client.send(new GetScheduleCommand({ Name: 'kept', GroupName: GROUP }))).resolves.toMatchObject({ State: 'ENABLED' });
+      await expect(client.send(new GetScheduleCommand({ Name: 'paused', GroupName: GROUP }))).resolves.toMatchObject({ State: 'DISABLED' });
+      await expect(client.send(new GetScheduleCommand({ Name: 'dropped', GroupName: GROUP }))).rejects.toBeInstanceOf(ResourceNotFoundException);
+    } finally {
+      setTimer.mockRestore();
+      clearTimer.mockRestore();
+    }
   });
 });

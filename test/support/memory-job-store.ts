@@ -22,7 +22,7 @@ export class MemoryJobStore implements JobStore {
     if (!job) throw new JobNotFound(jobId);
     if (!canTransition(job.status, to)) throw new IllegalTransition(`Job ${jobId} is ${job.status} and cannot become ${to}`);
     Object.assign(job, { status: to, updatedAt: change.now }, change.error ? { error: change.error } : {});
-    if (change.countAttempt) job.attempts += 1;
+    if (change.attemptRuntime) Object.assign(job, { attempts: job.attempts + 1, lastAttemptRuntime: change.attemptRuntime });
     return structuredClone(job);
   }
 

@@ -1,14 +1,13 @@
 import { intEnv, listEnv, requireEnv } from '../../../core/config';
 import { ENV } from '../../../core/env-names';
 
-export interface WorkerConfig {
+/** What the robot runtime needs wherever it runs (the worker, the DLQ reprocessor Lambda). */
+export interface RuntimeConfig {
   jobsTable: string;
   itemsTable: string;
   leasesTable: string;
   artifactsBucket: string;
-  queueUrl: string;
   egressAllowHosts: string[];
-  concurrency: number;
   heartbeatSeconds: number;
   portalMaxSessions: number;
   /** Unset: robots get no secrets at all. */
@@ -17,8 +16,21 @@ export interface WorkerConfig {
   s3ForcePathStyle: boolean;
 }
 
+export interface WorkerConfig extends RuntimeConfig {
+  queueUrl: string;
+  concurrency: number;
+}
+
 /** Read once at start: a missing value stops the worker before it takes any message. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  return {
+    ...loadRuntimeConfig(env),
+    queueUrl: requireEnv(ENV.robotQueueUrl, env),
+    concurrency: intEnv(ENV.workerConcurrency, 2, env),
+  };
+}
+
+export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
   const chromiumPath = env[ENV.chromiumPath]?.trim();
   const secretsPrefix = env[ENV.robotSecretsPrefix]?.trim();
   return {
@@ -26,9 +38,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     itemsTable: requireEnv(ENV.itemsTable, env),
     leasesTable: requireEnv(ENV.leasesTable, env),
     artifactsBucket: requireEnv(ENV.artifactsBucket, env),
-    queueUrl: requireEnv(ENV.robotQueueUrl, env),
     egressAllowHosts: listEnv(ENV.egressAllowHosts, env),
-    concurrency: intEnv(ENV.workerConcurrency, 2, env),
     heartbeatSeconds: intEnv(ENV.workerHeartbeatSeconds, 20, env),
     portalMaxSessions: intEnv(ENV.portalMaxSessions, 2, env),
     ...(secretsPrefix ? { secretsPrefix } : {}),

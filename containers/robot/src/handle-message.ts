@@ -2,19 +2,29 @@ import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessComman
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { IllegalTransition } from '../../../core/errors';
-import { isTerminal, type Job } from '../../../core/job';
+import { isTerminal, type AttemptRuntime, type Job } from '../../../core/job';
 import { beginAttempt, sha256Hex } from '../../../core/jobs';
 import type { Logger } from '../../../core/logger';
 import { RobotError } from '../../../core/robot';
 import { RobotErrorName, type RobotResult } from '../../../core/workflow-contract';
 import { runRobotJob, type AttemptControl, type RuntimeDeps } from './robot-runtime';
 
+/** What one attempt needs, whichever runtime runs it (the worker, the DLQ reprocessor). */
+export interface AttemptDeps extends RuntimeDeps {
+  heartbeatSeconds: number;
+}
+
 /** Everything one message needs; the worker builds it once, tests pass fakes and mocked clients. */
-export interface MessageDeps extends RuntimeDeps {
+export interface MessageDeps extends AttemptDeps {
   sqs: SQSClient;
   sfn: SFNClient;
   queueUrl: string;
-  heartbeatSeconds: number;
+}
+
+/** How a runtime runs an attempt: where it runs, and what each heartbeat keeps alive besides the job check. */
+export interface AttemptPlan {
+  runtime: AttemptRuntime;
+  keepAlive: Array<(attempt: AbortController) => Promise<void>>;
 }
 
 /** How the worker tells a running job to stop. */
@@ -26,7 +36,7 @@ export interface StopSignals {
 }
 
 const taskMessageSchema = z.object({ jobId: z.string().min(1).max(64), taskToken: z.string().min(1).max(2048) });
-type TaskMessage = z.infer<typeof taskMessageSchema>;
+export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
 /** Why an attempt was aborted; each ends the message differently (see settle). */
 const AbortReason = {
@@ -39,7 +49,7 @@ const AbortReason = {
 } as const;
 type AbortReason = (typeof AbortReason)[keyof typeof AbortReason];
 
-type Verdict =
+export type Verdict =
   | { kind: 'success'; result: RobotResult }
   | { kind: 'failure'; error: string; code: string; message: string }
   | { kind: 'abandon' }
@@ -59,27 +69,35 @@ export async function handleMessage(message: Message, deps: MessageDeps, stop: S
     return;
   }
   const log = deps.log.child({ jobId: task.jobId, task: tokenRef(task.taskToken) });
+  const messageDeps = { ...deps, log };
   try {
-    const verdict = await runJob(task, message, { ...deps, log }, stop);
-    await settle(verdict, task, message, { ...deps, log });
+    const verdict = await runJob(task, messageDeps, stop, {
+      runtime: 'fargate',
+      keepAlive: [
+        (attempt) => keepTokenAlive(task, messageDeps, () => attempt.abort(AbortReason.taskGone)),
+        () => keepMessageInvisible(message, messageDeps),
+      ],
+    });
+    await settle(verdict, task, message, messageDeps);
   } catch (error) {
     log.error('message.unhandled', { error });
   }
 }
 
-async function runJob(task: TaskMessage, message: Message, deps: MessageDeps, stop: StopSignals): Promise<Verdict> {
+/** Loads the task's job and, unless it has ended, runs one attempt of it; never reports anything. */
+export async function runJob(task: TaskMessage, deps: AttemptDeps, stop: StopSignals, plan: AttemptPlan): Promise<Verdict> {
   const job = await deps.store.get(task.jobId);
   if (!job) return failure(RobotErrorName.business, 'JOB_NOT_FOUND', `Job ${task.jobId} does not exist`);
   const log = deps.log.child({ robot: job.robot });
   if (isTerminal(job.status)) return cancelledVerdict(log, job.status);
   try {
-    await beginAttempt(deps.store, job.jobId);
+    await beginAttempt(deps.store, job.jobId, plan.runtime);
   } catch (error) {
     // Cancelled between the read and the write: the first writer won.
     if (error instanceof IllegalTransition) return cancelledVerdict(log, 'terminal');
     throw error;
   }
-  return runAttempt(job, task, message, { ...deps, log }, stop);
+  return runAttempt(job, task, { ...deps, log }, stop, plan);
 }
 
 function cancelledVerdict(log: Logger, status: string): Verdict {
@@ -87,11 +105,11 @@ function cancelledVerdict(log: Logger, status: string): Verdict {
   return failure(RobotErrorName.cancelled, 'JOB_CANCELLED', `The job is ${status}`);
 }
 
-async function runAttempt(job: Job, task: TaskMessage, message: Message, deps: MessageDeps, stop: StopSignals): Promise<Verdict> {
+async function runAttempt(job: Job, task: TaskMessage, deps: AttemptDeps, stop: StopSignals, plan: AttemptPlan): Promise<Verdict> {
   const attempt = new AbortController();
   const abortOnStop = () => attempt.abort(AbortReason.stopping);
   stop.stopping.addEventListener('abort', abortOnStop);
-  const heartbeat = startHeartbeat(task, message, deps, attempt);
+  const heartbeat = startHeartbeat(task, deps, attempt, plan.keepAlive);
   const control: AttemptControl = {
     signal: attempt.signal,
     draining: stop.draining,
@@ -153,24 +171,40 @@ async function settle(verdict: Verdict, task: TaskMessage, message: Message, dep
   deps.log.info('message.done', { outcome: verdict.kind === 'failure' ? verdict.error : verdict.kind });
 }
 
-async function reportToWorkflow(verdict: Extract<Verdict, { kind: 'success' | 'failure' }>, task: TaskMessage, deps: MessageDeps): Promise<void> {
+/** false when the workflow gave up on the token (timeout, stopped): the report had nobody to go to. */
+export async function reportToWorkflow(
+  verdict: Extract<Verdict, { kind: 'success' | 'failure' }>,
+  task: TaskMessage,
+  deps: Pick<MessageDeps, 'sfn' | 'log'>,
+): Promise<boolean> {
   const { taskToken } = task;
   try {
     await (verdict.kind === 'success'
       ? deps.sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(verdict.result) }))
-      : deps.sfn.send(new SendTaskFailureCommand({ taskToken, error: verdict.error, cause: JSON.stringify({ code: verdict.code, message: verdict.message }) })));
+      : deps.sfn.send(new SendTaskFailureCommand({ taskToken, error: verdict.error, cause: failureCause(verdict) })));
+    return true;
   } catch (error) {
-    // The workflow gave up on this token (timeout, stopped): the report has nobody to go to.
     if (!isTaskGone(error)) throw error;
     deps.log.warn('report.task-gone', { error });
+    return false;
   }
+}
+
+/** The Cause of a reported failure, as the FailJob step parses it (core/jobs.ts failureOutcome). */
+export function failureCause(verdict: Extract<Verdict, { kind: 'failure' }>): string {
+  return JSON.stringify({ code: verdict.code, message: verdict.message });
 }
 
 /**
  * While the robot runs: keep the token alive, keep the message invisible, and notice a
  * cancellation. Beats are chained (not an interval) so a slow beat never overlaps the next.
  */
-function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, attempt: AbortController): { add: AttemptControl['onHeartbeat']; stop(): void } {
+function startHeartbeat(
+  task: TaskMessage,
+  deps: AttemptDeps,
+  attempt: AbortController,
+  keepAlive: AttemptPlan['keepAlive'],
+): { add: AttemptControl['onHeartbeat']; stop(): void } {
   let timer: NodeJS.Timeout | undefined;
   const extraTasks = new Set<() => Promise<void>>();
   const schedule = () => {
@@ -178,8 +212,7 @@ function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, 
   };
   const beat = async () => {
     await Promise.all([
-      keepTokenAlive(task, deps, attempt),
-      keepMessageInvisible(message, deps),
+      ...keepAlive.map((keep) => keep(attempt)),
       abortIfJobEnded(task, deps, attempt),
       ...[...extraTasks].map((extraTask) => extraTask().catch((error: unknown) => deps.log.warn('heartbeat.task-failed', { error }))),
     ]);
@@ -194,27 +227,33 @@ function startHeartbeat(task: TaskMessage, message: Message, deps: MessageDeps, 
   };
 }
 
-async function keepTokenAlive(task: TaskMessage, deps: MessageDeps, attempt: AbortController): Promise<void> {
+/** One heartbeat of the task token; `onGone` when the workflow no longer waits for it. */
+export async function keepTokenAlive(task: TaskMessage, deps: Pick<MessageDeps, 'sfn' | 'log'>, onGone: () => void): Promise<void> {
   try {
     await deps.sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.taskToken }));
   } catch (error) {
-    if (isTaskGone(error)) attempt.abort(AbortReason.taskGone);
+    if (isTaskGone(error)) onGone();
     else deps.log.warn('heartbeat.failed', { error });
   }
 }
 
-/** Three beats of invisibility: the message comes back soon after this worker dies. */
+/** Three beats of invisibility: the message comes back soon after its worker dies. */
+export function invisibleSeconds(heartbeatSeconds: number): number {
+  return heartbeatSeconds * 3;
+}
+
+
 async function keepMessageInvisible(message: Message, deps: MessageDeps): Promise<void> {
   try {
     await deps.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: deps.heartbeatSeconds * 3 }),
+      new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: invisibleSeconds(deps.heartbeatSeconds) }),
     );
   } catch (error) {
     deps.log.warn('visibility.failed', { error });
   }
 }
 
-async function abortIfJobEnded(task: TaskMessage, deps: MessageDeps, attempt: AbortController): Promise<void> {
+async function abortIfJobEnded(task: TaskMessage, deps: AttemptDeps, attempt: AbortController): Promise<void> {
   try {
     const job = await deps.store.get(task.jobId);
     if (job && isTerminal(job.status)) attempt.abort(AbortReason.cancelled);
@@ -234,7 +273,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function parseTask(body: string | undefined): TaskMessage | undefined {
+export function parseTask(body: string | undefined): TaskMessage | undefined {
   try {
     return taskMessageSchema.parse(JSON.parse(body ?? ''));
   } catch {
@@ -242,11 +281,11 @@ function parseTask(body: string | undefined): TaskMessage | undefined {
   }
 }
 
-function isTaskGone(error: unknown): boolean {
+export function isTaskGone(error: unknown): boolean {
   return error instanceof Error && TASK_GONE_ERRORS.has(error.name);
 }
 
 /** A short fingerprint that tells tokens apart in logs without revealing them. */
-function tokenRef(taskToken: string): string {
+export function tokenRef(taskToken: string): string {
   return sha256Hex(taskToken).slice(0, 12);
 }

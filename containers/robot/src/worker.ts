@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { handleMessage, type MessageDeps } from './handle-message';
+import { handleMessage, invisibleSeconds, type MessageDeps } from './handle-message';
 
 export interface WorkerDeps extends MessageDeps {
   /** Jobs run at once; the poll asks SQS for at most the free slots. */
@@ -66,7 +66,14 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
 async function receive(deps: WorkerDeps, free: number, signal: AbortSignal): Promise<Message[]> {
   try {
     const { Messages } = await deps.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: deps.queueUrl, MaxNumberOfMessages: Math.min(free, MAX_BATCH), WaitTimeSeconds: LONG_POLL_SECONDS }),
+      new ReceiveMessageCommand({
+        QueueUrl: deps.queueUrl,
+        MaxNumberOfMessages: Math.min(free, MAX_BATCH),
+        WaitTimeSeconds: LONG_POLL_SECONDS,
+        // Not the queue's default: a long poll left open by a worker that died may still take a
+        // message, which must then come back within a few heartbeats, as after any crash.
+        VisibilityTimeout: invisibleSeconds(deps.heartbeatSeconds),
+      }),
       { abortSignal: signal },
     );
     return Messages ?? [];

@@ -4,6 +4,7 @@ import { App, type CfnResource, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { type StageConfig, type StageName, loadStageConfig } from '../../../lib/config';
+import { addRoboportStage, type RoboportStage } from '../../../lib/roboport-app';
 import type { FunctionDefaults } from '../../../lib/roboport-function';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -13,8 +14,8 @@ const cdkContext = JSON.parse(readFileSync(`${REPO_ROOT}/cdk.json`, 'utf8')).con
 process.env.CDK_VALIDATION = 'false';
 
 /** An app with cdk.json's feature flags, as `cdk synth` sees it, but without esbuild bundling. */
-export function testApp(): App {
-  return new App({ context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
+export function testApp(props: { outdir?: string } = {}): App {
+  return new App({ ...props, context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] } });
 }
 
 /** A bare stack in a test app, to test one construct alone. */
@@ -27,8 +28,18 @@ export function rawStageSettings(stage: StageName): Record<string, any> {
   return structuredClone((cdkContext.stages as Record<string, Record<string, any>>)[stage]!);
 }
 
-export function stageConfig(stage: StageName): StageConfig {
-  return loadStageConfig(stage, cdkContext.stages);
+export function stageConfig(stage: StageName, patch: (settings: Record<string, any>) => void = () => {}): StageConfig {
+  const settings = rawStageSettings(stage);
+  patch(settings);
+  return loadStageConfig(stage, { [stage]: settings });
+}
+
+/** A stage deployed to a known account in eu-west-1: it also has the console's us-east-1 edge stack. */
+export const WITH_ACCOUNT_AND_REGION = (settings: Record<string, any>) => Object.assign(settings, { account: '123456789012', region: 'eu-west-1' });
+
+/** The stacks `cdk synth -c stage=<stage>` builds, in a test app (see testApp). */
+export function stageStacks(config: StageConfig, app: App = testApp()): RoboportStage & { app: App } {
+  return { app, ...addRoboportStage(app, config, REPO_ROOT) };
 }
 
 export function functionDefaults(config: StageConfig = stageConfig('dev')): FunctionDefaults {

@@ -1,0 +1,45 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoItemStore } from '../../../core/adapters/dynamo-item-store';
+import { DynamoJobStore } from '../../../core/adapters/dynamo-job-store';
+import { DynamoPortalLeaseStore } from '../../../core/adapters/dynamo-portal-lease';
+import { SecretsManagerSource } from '../../../core/adapters/secrets';
+import type { Logger } from '../../../core/logger';
+import { robotCatalog } from '../../../robots';
+import type { JobSessions } from './browser';
+import type { RuntimeConfig } from './config';
+import type { AttemptDeps } from './handle-message';
+
+export interface RuntimeWiring {
+  log: Logger;
+  sessions: JobSessions;
+  /** How long a job waits for a portal slot before its attempt fails (and is retried later). */
+  leaseWaitMs: number;
+}
+
+/**
+ * The robot runtime's adapters, built once per process by each runtime that hosts it (the
+ * worker, the DLQ reprocessor Lambda). AWS endpoints come from the AWS_ENDPOINT_URL_* variables.
+ */
+export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, leaseWaitMs }: RuntimeWiring): AttemptDeps {
+  const dynamo = new DynamoDBClient({});
+  return {
+    s3: new S3Client({ forcePathStyle: config.s3ForcePathStyle }),
+    store: new DynamoJobStore(dynamo, config.jobsTable),
+    items: new DynamoItemStore(dynamo, config.itemsTable),
+    leases: new DynamoPortalLeaseStore(dynamo, config.leasesTable),
+    secrets: new SecretsManagerSource(new SecretsManagerClient({})),
+    secretsPrefix: config.secretsPrefix,
+    portalMaxSessions: config.portalMaxSessions,
+    // Three missed heartbeats and the slot of a dead runtime is free again.
+    leaseTtlSeconds: config.heartbeatSeconds * 3,
+    leaseWaitMs,
+    robots: robotCatalog,
+    sessions,
+    artifactsBucket: config.artifactsBucket,
+    egressAllowHosts: config.egressAllowHosts,
+    heartbeatSeconds: config.heartbeatSeconds,
+    log,
+  };
+}
