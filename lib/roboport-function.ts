@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, type Size } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -32,6 +32,15 @@ export interface RoboportFunctionProps {
   readonly timeout?: Duration;
   /** @default 512 MiB */
   readonly memorySize?: number;
+  /** @default ARM_64 */
+  readonly architecture?: lambda.Architecture;
+  /** /tmp; @default 512 MiB */
+  readonly ephemeralStorageSize?: Size;
+  /**
+   * Packages installed next to the bundle instead of bundled into it: packages that read files
+   * shipped with them (a browser binary). Resolved from package-lock.json.
+   */
+  readonly nodeModules?: string[];
 }
 
 /**
@@ -55,7 +64,8 @@ export class RoboportFunction extends NodejsFunction {
       depsLockFilePath: path.join(sourceRoot, 'package-lock.json'),
       description: props.description,
       runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
+      architecture: props.architecture ?? lambda.Architecture.ARM_64,
+      ephemeralStorageSize: props.ephemeralStorageSize,
       tracing: lambda.Tracing.ACTIVE,
       timeout: props.timeout ?? Duration.seconds(10),
       memorySize: props.memorySize ?? 512,
@@ -75,6 +85,7 @@ export class RoboportFunction extends NodejsFunction {
         sourceMap: true,
         // Ship the SDK versions the tests ran against instead of the runtime's preinstalled ones.
         externalModules: [],
+        nodeModules: props.nodeModules,
         // CommonJS dependencies bundled into ESM still call require().
         banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },

@@ -6,6 +6,7 @@ import type { StageConfig } from './config';
 import { AdminConsole } from './console';
 import { CLOUDFRONT_WEB_ACL_REGION } from './console-edge-stack';
 import { Data } from './data';
+import { DlqReprocessor } from './dlq-reprocessor';
 import { acknowledge, acknowledgeScopedWildcards } from './nag';
 import { Observability } from './observability';
 import { RobotFleet } from './robot-fleet';
@@ -61,7 +62,9 @@ export class RoboportStack extends Stack {
       functionDefaults,
       robot: config.robot,
       encryptionKey: data.key,
+      deadLetterConsumer: DlqReprocessor.deadLetterConsumer,
     });
+    const robotSecretsPrefix = `roboport/${config.stage}/robots/`;
     const fleet = new RobotFleet(this, 'RobotFleet', {
       sourceRoot,
       robotQueue: workflow.robotQueue,
@@ -69,7 +72,7 @@ export class RoboportStack extends Stack {
       itemsTable: data.itemsTable,
       leasesTable: data.leasesTable,
       artifactsBucket: data.artifactsBucket,
-      robotSecretsPrefix: `roboport/${config.stage}/robots/`,
+      robotSecretsPrefix,
       portalMaxSessions: PORTAL_MAX_SESSIONS,
       ...config.fleet,
       workerConcurrency: config.workerConcurrency,
@@ -79,6 +82,18 @@ export class RoboportStack extends Stack {
       logRetention: config.logRetentionDays,
       logRemovalPolicy: config.dataRemovalPolicy,
       logEncryptionKey: data.key,
+    });
+    new DlqReprocessor(this, 'DlqReprocessor', {
+      deadLetterQueue: workflow.robotDeadLetterQueue,
+      jobsTable: data.jobsTable,
+      itemsTable: data.itemsTable,
+      leasesTable: data.leasesTable,
+      artifactsBucket: data.artifactsBucket,
+      robotSecretsPrefix,
+      portalMaxSessions: PORTAL_MAX_SESSIONS,
+      heartbeatSeconds: config.robot.heartbeatSeconds,
+      egressAllowHosts: config.egressAllowHosts,
+      functionDefaults,
     });
     const schedules = new Schedules(this, 'Schedules', {
       stage: config.stage,
@@ -131,7 +146,7 @@ export class RoboportStack extends Stack {
       functions: this.node.findAll().filter((construct) => construct instanceof RoboportFunction),
       stateMachine: workflow.stateMachine,
       robotQueue: workflow.robotQueue,
-      deadLetterQueues: [workflow.robotDeadLetterQueue, schedules.deadLetterQueue],
+      deadLetterQueues: [workflow.robotDeadLetterQueue, schedules.deadLetterQueue, ...(workflow.robotParkedQueue ? [workflow.robotParkedQueue] : [])],
       runningTasks: fleet.runningTasks,
       maxTasks: config.fleet.maxTasks,
       oldestQueuedJobAge: Duration.seconds(config.alarms.oldestQueuedJobSeconds),

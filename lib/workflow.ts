@@ -25,6 +25,19 @@ export interface WorkflowProps {
    * @default SQS-managed encryption
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * The consumer of the robot DLQ (lib/dlq-reprocessor.ts): the DLQ then hides a received dead
+   * letter for `visibilityTimeout`, and parks one delivered `maxDeliveries` more times in
+   * robotParkedQueue for good.
+   * @default nobody consumes the DLQ: dead letters are kept for 14 days
+   */
+  readonly deadLetterConsumer?: DeadLetterConsumer;
+}
+
+export interface DeadLetterConsumer {
+  /** Lambda advises 6× the function timeout for an event source queue. */
+  readonly visibilityTimeout: Duration;
+  readonly maxDeliveries: number;
 }
 
 /** A message received this often without being deleted is parked in the DLQ. */
@@ -38,6 +51,8 @@ const MAX_RECEIVE_COUNT = 3;
 export class Workflow extends Construct {
   public readonly robotQueue: sqs.Queue;
   public readonly robotDeadLetterQueue: sqs.Queue;
+  /** Dead letters the DLQ consumer could not finish either (with `deadLetterConsumer` only). */
+  public readonly robotParkedQueue?: sqs.Queue;
   public readonly finalizeJobFunction: RoboportFunction;
   public readonly failJobFunction: RoboportFunction;
   public readonly notifyWebhookFunction: RoboportFunction;
@@ -50,10 +65,19 @@ export class Workflow extends Construct {
     const encryption = props.encryptionKey
       ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey, dataKeyReuse: Duration.hours(1) }
       : { encryption: sqs.QueueEncryption.SQS_MANAGED };
+    const consumer = props.deadLetterConsumer;
+    this.robotParkedQueue = consumer && new sqs.Queue(this, 'RobotParkedQueue', { ...encryption, enforceSSL: true, retentionPeriod: Duration.days(14) });
     this.robotDeadLetterQueue = new sqs.Queue(this, 'RobotDeadLetterQueue', {
       ...encryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      ...(consumer && this.robotParkedQueue
+        ? {
+            visibilityTimeout: consumer.visibilityTimeout,
+            // Counted on top of the robot queue's receives: right whether or not the count carries over into the DLQ.
+            deadLetterQueue: { queue: this.robotParkedQueue, maxReceiveCount: MAX_RECEIVE_COUNT + 1 + consumer.maxDeliveries },
+          }
+        : {}),
     });
     this.robotQueue = new sqs.Queue(this, 'RobotQueue', {
       ...encryption,

@@ -4,7 +4,7 @@ import { freightPodDownload } from './freight-pod-download';
 import { webSnapshot } from './web-snapshot';
 
 /** Every robot this build can run; one file per robot in robots/. */
-export const ROBOTS: readonly RobotDefinition[] = [webSnapshot, freightPodDownload as RobotDefinition];
+export const ROBOTS: readonly RobotDefinition[] = [webSnapshot, freightPodDownload];
 
 const byName = new Map(ROBOTS.map((robot) => [robot.name, robot]));
 

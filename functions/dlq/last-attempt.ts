@@ -72,6 +72,8 @@ async function reprocessRecord(record: SQSRecord, deps: LastAttemptDeps, stop: S
     return 'done';
   }
   const log = deps.log.child({ jobId: task.jobId, task: tokenRef(task.taskToken) });
+  // Too little time left to begin: the next invocation starts with the whole timeout.
+  if (stop.draining.aborted) return release(record, { ...deps, log }, 'deadline');
   const job = await deps.store.get(task.jobId);
   if (!job || isTerminal(job.status)) {
     log.info('dead-letter.skipped', { status: job?.status ?? 'MISSING' });
@@ -93,14 +95,7 @@ async function reprocessRecord(record: SQSRecord, deps: LastAttemptDeps, stop: S
 }
 
 async function settleLastAttempt(verdict: Verdict, task: TaskMessage, record: SQSRecord, workflowWaits: boolean, deps: LastAttemptDeps): Promise<RecordOutcome> {
-  if (verdict.kind === 'release' || verdict.kind === 'abandon') {
-    // Checkpointed; the next delivery resumes the job, as soon as possible (the token's heartbeat timeout runs).
-    await deps.sqs
-      .send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.deadLetterQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }))
-      .catch((error: unknown) => deps.log.warn('visibility.failed', { error }));
-    deps.log.info('last-attempt.released', { reason: verdict.kind });
-    return 'retry';
-  }
+  if (verdict.kind === 'release' || verdict.kind === 'abandon') return release(record, deps, verdict.kind);
   const final = asFinal(verdict);
   if (workflowWaits && (await reportToWorkflow(final, task, deps))) {
     deps.log.info('last-attempt.reported', { outcome: final.kind === 'failure' ? final.error : final.kind });
@@ -112,6 +107,15 @@ async function settleLastAttempt(verdict: Verdict, task: TaskMessage, record: SQ
       : await settleFailure(deps.store, { jobId: task.jobId, failure: { Error: final.error, Cause: failureCause(final) } });
   deps.log.info('last-attempt.settled-directly', { status: job.status });
   return 'done';
+}
+
+/** Checkpointed: the next delivery resumes the job, at once, since the token's heartbeat timeout runs meanwhile. */
+async function release(record: SQSRecord, deps: LastAttemptDeps, reason: string): Promise<RecordOutcome> {
+  await deps.sqs
+    .send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.deadLetterQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }))
+    .catch((error: unknown) => deps.log.warn('visibility.failed', { error }));
+  deps.log.info('last-attempt.released', { reason });
+  return 'retry';
 }
 
 /** This is the last attempt: a technical failure must not send the job back to the fleet through the workflow's retry. */

@@ -121,9 +121,9 @@ describe('freight-pod-download on the local stack', () => {
   });
 
   it('resumes a job whose worker was SIGKILLed mid-job, downloading no invoice twice', async () => {
-    // A slow portal: after an item's checkpoint the robot spends a second on the next search,
+    // A slow portal: after an item's checkpoint the robot spends over half a second on the next search,
     // so the kill lands between downloads (a download in flight would be repeated on resume).
-    await setFaults({ latencyMs: 1_000 });
+    await setFaults({ latencyMs: 600 });
     const numbers = invoices(720_000, 8);
     const jobId = await submit(numbers);
     await waitForSucceeded(jobId, 3);

@@ -1,9 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../core/env-names';
 import { API_ROUTES } from '../../functions/api/routes';
-import { Api } from '../../lib/api';
+import { Api, MACHINE_PATH_PREFIX } from '../../lib/api';
 import { Auth } from '../../lib/auth';
 import { Data } from '../../lib/data';
 import { Schedules } from '../../lib/schedules';
@@ -11,6 +11,7 @@ import { Workflow } from '../../lib/workflow';
 import { allowedActionsOf, bareStack, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('dev');
+const CONSOLE_ORIGIN = 'https://console.example.com';
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const TABLE_READS = ['dynamodb:GetItem', 'dynamodb:Query'];
 let api: Api;
@@ -21,7 +22,7 @@ let template: Template;
 beforeAll(() => {
   const stack = bareStack();
   data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
-  const auth = new Auth(stack, 'Auth', { removalPolicy: config.dataRemovalPolicy });
+  const auth = new Auth(stack, 'Auth', { removalPolicy: config.dataRemovalPolicy, domainPrefix: 'roboport-test' });
   workflow = new Workflow(stack, 'Workflow', {
     jobsTable: data.jobsTable,
     itemsTable: data.itemsTable,
@@ -47,6 +48,15 @@ beforeAll(() => {
     schedules,
     functionDefaults: functionDefaults(config),
     artifactUrlTtl: Duration.seconds(config.artifactUrlTtlSeconds),
+    corsOrigin: CONSOLE_ORIGIN,
+    throttle: config.api.throttle,
+    machineClients: {
+      readScope: auth.scopes.read,
+      writeScope: auth.scopes.write,
+      throttle: config.api.machineClientThrottle,
+      dailyQuota: config.api.machineClientDailyQuota,
+    },
+    wafRateLimitPer5Minutes: config.api.wafRateLimitPer5Minutes,
   });
   template = Template.fromStack(stack);
 });
@@ -69,19 +79,28 @@ const mayOnTable = (id: string, actions: string[], table: { node: { defaultChild
     (s) => s.Effect === 'Allow' && [s.Action].flat().some((a) => actions.includes(a)) && JSON.stringify(s.Resource).includes(logicalIdOf(table)),
   );
 
+const methods = () => Object.values(template.findResources('AWS::ApiGateway::Method'));
+const isPreflight = (method: Record<string, any>) => method.Properties.HttpMethod === 'OPTIONS';
+const isMachine = (method: Record<string, any>) => routeOf(method).split(' ')[1]!.startsWith(`${MACHINE_PATH_PREFIX}/`);
+const methodOf = (route: string) => methods().find((method) => routeOf(method) === route)!;
+
 describe('Api', () => {
-  it('has one method per route', () => {
-    const routes = Object.values(template.findResources('AWS::ApiGateway::Method')).map(routeOf);
+  it('has one method per route for people, and one below /machine per authorized route', () => {
+    const routes = methods().filter((m) => !isPreflight(m) && !isMachine(m)).map(routeOf);
     expect(routes.sort()).toEqual(API_ROUTES.map((route) => `${route.method} ${route.path}`).sort());
+    const machineRoutes = methods().filter((m) => !isPreflight(m) && isMachine(m)).map(routeOf);
+    const authorized = API_ROUTES.filter((route) => route.authorized);
+    expect(machineRoutes.sort()).toEqual(authorized.map((route) => `${route.method} ${MACHINE_PATH_PREFIX}${route.path}`).sort());
   });
 
-  it('requires the Cognito authorizer on every method except GET /health', () => {
+  it('requires the Cognito authorizer on every method except GET /health and CORS preflights', () => {
     const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer', { Properties: { Type: 'COGNITO_USER_POOLS' } }));
     expect(authorizerId).toHaveLength(1);
-    for (const method of Object.values(template.findResources('AWS::ApiGateway::Method'))) {
+    for (const method of methods()) {
       const route = routeOf(method);
-      if (route === 'GET /health') {
+      if (route === 'GET /health' || isPreflight(method)) {
         expect(method.Properties.AuthorizationType, route).toBe('NONE');
+        expect(method.Properties.Integration.Type, route).toBe(isPreflight(method) ? 'MOCK' : 'AWS_PROXY');
       } else {
         expect(method.Properties.AuthorizationType, route).toBe('COGNITO_USER_POOLS');
         expect(method.Properties.AuthorizerId, route).toEqual({ Ref: authorizerId[0] });
@@ -89,10 +108,105 @@ describe('Api', () => {
     }
   });
 
-  it('runs every route on Node.js 22 on ARM with tracing', () => {
+  it('lets machine methods accept only access tokens with the route scope, plus an API key', () => {
+    for (const method of methods().filter((m) => !isPreflight(m))) {
+      const route = routeOf(method);
+      const scope = method.Properties.HttpMethod === 'GET' ? 'roboport/jobs.read' : 'roboport/jobs.write';
+      expect(method.Properties.AuthorizationScopes, route).toEqual(isMachine(method) ? [scope] : undefined);
+      expect(method.Properties.ApiKeyRequired ?? false, route).toBe(isMachine(method));
+    }
+  });
+
+  it('throttles and meters machine clients per API key with a usage plan on the stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: config.api.machineClientThrottle.rateLimit, BurstLimit: config.api.machineClientThrottle.burstLimit },
+      Quota: { Limit: config.api.machineClientDailyQuota, Period: 'DAY' },
+      ApiStages: [Match.objectLike({ ApiId: { Ref: logicalIdOf(api.restApi) } })],
+    });
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlanKey', { KeyType: 'API_KEY', KeyId: { Ref: logicalIdOf(api.machineClientApiKey) } });
+  });
+
+  it('throttles every method of the stage, logs errors without bodies and writes JSON access logs', () => {
+    const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage'));
+    expect(stage?.Properties.MethodSettings).toEqual([
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        LoggingLevel: 'ERROR',
+        DataTraceEnabled: false,
+        ThrottlingRateLimit: config.api.throttle.rateLimit,
+        ThrottlingBurstLimit: config.api.throttle.burstLimit,
+      }),
+    ]);
+    expect(JSON.parse(stage?.Properties.AccessLogSetting.Format)).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    expect(stage?.Properties.TracingEnabled).toBe(true);
+  });
+
+  it('puts the stage behind a WAF web ACL with managed rule groups and a per-IP rate limit', () => {
+    template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+      WebACLArn: { 'Fn::GetAtt': [logicalIdOf(api.webAcl), 'Arn'] },
+    });
+    const [association] = Object.values(template.findResources('AWS::WAFv2::WebACLAssociation'));
+    expect(JSON.stringify(association?.Properties.ResourceArn)).toContain(logicalIdOf(api.restApi.deploymentStage));
+    const [webAcl] = Object.values(template.findResources('AWS::WAFv2::WebACL'));
+    expect(webAcl?.Properties.Scope).toBe('REGIONAL');
+    const rules = webAcl?.Properties.Rules as Array<Record<string, any>>;
+    expect(rules.map((rule) => rule.Statement.ManagedRuleGroupStatement?.Name).filter(Boolean)).toEqual([
+      'AWSManagedRulesAmazonIpReputationList',
+      'AWSManagedRulesKnownBadInputsRuleSet',
+      'AWSManagedRulesCommonRuleSet',
+    ]);
+    expect(rules.find((rule) => rule.Statement.RateBasedStatement)).toMatchObject({
+      Action: { Block: {} },
+      Statement: { RateBasedStatement: { Limit: config.api.wafRateLimitPer5Minutes, AggregateKeyType: 'IP' } },
+    });
+  });
+
+  it('validates the JSON body of POST /jobs against the submission schema, before the handler runs', () => {
+    const submit = methodOf('POST /jobs');
+    const validator = template.findResources('AWS::ApiGateway::RequestValidator')[submit.Properties.RequestValidatorId.Ref];
+    expect(validator?.Properties).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
+    const model = template.findResources('AWS::ApiGateway::Model')[submit.Properties.RequestModels['application/json'].Ref];
+    expect(model?.Properties.Schema).toMatchObject({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      type: 'object',
+      required: ['robot'],
+      additionalProperties: false,
+      properties: { robot: { type: 'string', minLength: 1, maxLength: 64 } },
+    });
+  });
+
+  it('requires the path parameters of every route that has them', () => {
+    expect(methodOf('GET /jobs/{jobId}').Properties.RequestParameters).toEqual({ 'method.request.path.jobId': true });
+    expect(methodOf(`POST ${MACHINE_PATH_PREFIX}/jobs/{jobId}/cancel`).Properties.RequestParameters).toEqual({ 'method.request.path.jobId': true });
+    for (const method of methods().filter((m) => !isPreflight(m))) expect(method.Properties.RequestValidatorId, routeOf(method)).toBeDefined();
+  });
+
+  it('answers CORS preflights for the console origin only', () => {
+    for (const preflight of methods().filter(isPreflight)) {
+      const headers = preflight.Properties.Integration.IntegrationResponses[0].ResponseParameters;
+      expect(headers['method.response.header.Access-Control-Allow-Origin'], routeOf(preflight)).toBe(`'${CONSOLE_ORIGIN}'`);
+    }
+    for (const route of API_ROUTES) expect(functionProps(route.id).Environment.Variables[ENV.corsAllowedOrigin], route.id).toBe(CONSOLE_ORIGIN);
+  });
+
+  it("answers API Gateway's own errors in the API error shape, readable by the console", () => {
+    const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse')).map((r) => r.Properties);
+    const byType = (type: string) => responses.find((response) => response.ResponseType === type);
+    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED', 'THROTTLED', 'BAD_REQUEST_BODY', 'DEFAULT_4XX', 'DEFAULT_5XX']) {
+      const template = byType(type)?.ResponseTemplates['application/json'];
+      expect(template, type).toMatch(/^\{"error":\{"code":"[A-Z_]+","message":.+\}\}$/);
+      expect(byType(type)?.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'], type).toBe(`'${CONSOLE_ORIGIN}'`);
+    }
+    expect(byType('UNAUTHORIZED')?.ResponseTemplates['application/json']).toBe('{"error":{"code":"UNAUTHORIZED","message":$context.error.messageString}}');
+    expect(byType('MISSING_AUTHENTICATION_TOKEN')).toMatchObject({ StatusCode: '404' });
+  });
+
+  it('runs every route on Node.js 24 on ARM with tracing', () => {
     for (const route of API_ROUTES) {
       expect(functionProps(route.id), route.id).toMatchObject({
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
         Handler: 'index.handler',

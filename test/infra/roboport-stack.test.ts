@@ -1,42 +1,110 @@
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_ROUTES, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
-import type { StageName } from '../../lib/config';
-import { RoboportStack } from '../../lib/roboport-stack';
-import { actionsOf, allStatements, REPO_ROOT, stageConfig, testApp } from './support/cdk';
+import type { StageConfig } from '../../lib/config';
+import { CLOUDFRONT_WEB_ACL_REGION } from '../../lib/console-edge-stack';
+import type { RoboportStage } from '../../lib/roboport-app';
+import { actionsOf, allStatements, logicalIdOf, stageConfig, stageStacks, WITH_ACCOUNT_AND_REGION } from './support/cdk';
 
-const templates = {} as Record<'dev' | 'prod', Template>;
-
-function synth(stage: StageName): Template {
-  const stack = new RoboportStack(testApp(), `Roboport-${stage}`, { config: stageConfig(stage), sourceRoot: REPO_ROOT });
-  return Template.fromStack(stack);
-}
+const ALARM_EMAIL = 'ops@example.com';
+const configs: Record<'dev' | 'prod' | 'prodInRegion', StageConfig> = {
+  dev: stageConfig('dev'),
+  prod: stageConfig('prod'),
+  prodInRegion: stageConfig('prod', (settings) => {
+    WITH_ACCOUNT_AND_REGION(settings);
+    settings.alarms.email = ALARM_EMAIL;
+  }),
+};
+const stages = {} as Record<keyof typeof configs, RoboportStage>;
+const templates = {} as Record<keyof typeof configs, Template>;
 
 beforeAll(() => {
-  templates.dev = synth('dev');
-  templates.prod = synth('prod');
+  for (const [name, config] of Object.entries(configs) as Array<[keyof typeof configs, StageConfig]>) {
+    stages[name] = stageStacks(config);
+    templates[name] = Template.fromStack(stages[name].main);
+  }
 });
 
 /** CDK's own custom-resource handlers (e.g. VPC default security group, bucket emptying). */
 const isCdkProvider = (logicalId: string) => logicalId.startsWith('Custom');
+const alarmsOf = (template: Template) => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties);
 
 describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
-  it('exports what clients and the e2e tests read', () => {
+  it('outputs the keys of .roboport/outputs.json that AWS has, plus the machine-client and alarm details', () => {
     const outputs = Object.keys(templates[stage].findOutputs('*'));
     expect(outputs).toEqual(
-      expect.arrayContaining(['ApiUrl', 'UserPoolId', 'UserPoolClientId', 'ConsoleUrl', 'ArtifactsBucketName', 'JobsTableName', 'RobotQueueUrl', 'StateMachineArn']),
+      expect.arrayContaining([
+        'Region',
+        'ApiUrl',
+        'UserPoolId',
+        'UserPoolClientId',
+        'CognitoEndpoint',
+        'ConsoleUrl',
+        'ArtifactsBucketName',
+        'JobsTableName',
+        'RobotQueueUrl',
+        'RobotDeadLetterQueueUrl',
+        'StateMachineArn',
+        'MachineClientId',
+        'MachineApiKeyId',
+        'MachineApiUrl',
+        'TokenUrl',
+        'AlarmTopicArn',
+        'DashboardName',
+      ]),
     );
   });
 
-  it('runs every Roboport Lambda on Node.js 22', () => {
+  it('runs every Roboport Lambda on Node.js 24', () => {
     const functions = Object.entries(templates[stage].findResources('AWS::Lambda::Function')).filter(([id]) => !isCdkProvider(id));
     expect(functions).toHaveLength(API_ROUTES.length + Object.keys(WORKFLOW_FUNCTIONS).length + Object.keys(SCHEDULER_FUNCTIONS).length);
-    for (const [id, fn] of functions) expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
+    for (const [id, fn] of functions) expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
   });
 
-  it('grants no wildcard actions', () => {
-    const wildcards = allStatements(templates[stage]).flatMap(actionsOf).filter((action) => action === '*' || action.endsWith(':*'));
-    expect(wildcards).toEqual([]);
+  it('grants no wildcard actions but the KMS ones CDK grants on the stage key', () => {
+    const wildcards = allStatements(templates[stage]).flatMap(actionsOf).filter((action) => action.includes('*'));
+    expect([...new Set(wildcards)].sort()).toEqual(['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
+  });
+
+  it('grants "*" resources only for actions IAM cannot scope', () => {
+    const onStar = allStatements(templates[stage])
+      .filter((statement) => [statement.Resource].flat().includes('*'))
+      .flatMap(actionsOf);
+    for (const action of onStar) expect(action).toMatch(/^(xray:|states:SendTask|ecr:GetAuthorizationToken$|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$)/);
+  });
+
+  it('sends every alarm, and its recovery, to the encrypted alarm topic', () => {
+    const topicId = logicalIdOf(stages[stage].main.node.findChild('Observability').node.findChild('AlarmTopic'));
+    templates[stage].hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    const alarms = alarmsOf(templates[stage]).filter((alarm) => !JSON.stringify(alarm.AlarmActions).includes('ScalingPolicy'));
+    expect(alarms.length).toBeGreaterThan(10);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions, alarm.AlarmDescription).toEqual([{ Ref: topicId }]);
+      expect(alarm.OKActions, alarm.AlarmDescription).toEqual([{ Ref: topicId }]);
+    }
+  });
+
+  it('alarms on dead letters, old queued jobs, API 5xx, failed executions, a fleet stuck at maximum, Lambda errors and throttles', () => {
+    const config = configs[stage];
+    const alarm = (description: RegExp) => alarmsOf(templates[stage]).filter((a) => description.test(a.AlarmDescription));
+    const [deadLetters] = alarm(/dead-letter queue/);
+    expect(deadLetters).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect(alarm(/dead-letter queue/)).toHaveLength(2);
+    expect(alarm(/has waited more than/)[0]).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage', Threshold: config.alarms.oldestQueuedJobSeconds });
+    expect(alarm(/server error/)[0]).toMatchObject({ MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Threshold: 1 });
+    expect(JSON.stringify(alarm(/executions failed/)[0]?.Metrics)).toContain('ExecutionsFailed');
+    expect(alarm(/at its maximum/)[0]).toMatchObject({
+      MetricName: 'RunningTaskCount',
+      Threshold: config.fleet.maxTasks,
+      EvaluationPeriods: config.alarms.fleetAtMaxMinutes,
+    });
+    const functions = Object.keys(templates[stage].findResources('AWS::Lambda::Function')).filter((id) => !isCdkProvider(id));
+    expect(alarm(/^Lambda .* failed$/)).toHaveLength(functions.length);
+    expect(alarm(/^Lambda .* was throttled$/)).toHaveLength(functions.length);
+  });
+
+  it('has a dashboard of the job path', () => {
+    templates[stage].resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
 
@@ -48,10 +116,43 @@ describe('stage differences', () => {
     }
   });
 
+  it('recovers the jobs table to a point in time in prod only', () => {
+    const pitrOf = (name: 'dev' | 'prod') =>
+      templates[name].findResources('AWS::DynamoDB::GlobalTable')[logicalIdOf(stages[name].main.node.findChild('Data').node.findChild('JobsTable'))]?.Properties
+        .Replicas[0].PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled;
+    expect(pitrOf('prod')).toBe(true);
+    expect(pitrOf('dev')).toBe(false);
+  });
+
   it('keeps at least one worker warm in prod only', () => {
     const minTasks = (template: Template) =>
       Object.values(template.findResources('AWS::ApplicationAutoScaling::ScalableTarget'))[0]?.Properties.MinCapacity;
     expect(minTasks(templates.prod)).toBeGreaterThanOrEqual(1);
     expect(minTasks(templates.dev)).toBe(0);
+  });
+
+  it('subscribes the alarm email of the stage config, if any', () => {
+    templates.prodInRegion.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: ALARM_EMAIL });
+    templates.prod.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('console WAF', () => {
+  it('lives in a us-east-1 edge stack for a stage with account and region elsewhere, attached by cross-region reference', () => {
+    const { edge, main } = stages.prodInRegion;
+    expect(edge?.region).toBe(CLOUDFRONT_WEB_ACL_REGION);
+    expect(main.dependencies).toContain(edge);
+    Template.fromStack(edge!).hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'CLOUDFRONT',
+      Rules: Match.arrayWith([Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ AggregateKeyType: 'IP' }) } })]),
+    });
+    const [distribution] = Object.values(templates.prodInRegion.findResources('AWS::CloudFront::Distribution'));
+    expect(JSON.stringify(distribution?.Properties.DistributionConfig.WebACLId)).toContain('ExportsReader');
+  });
+
+  it('is absent for a stage without account and region (documented in docs/deploy.md)', () => {
+    expect(stages.prod.edge).toBeUndefined();
+    const [distribution] = Object.values(templates.prod.findResources('AWS::CloudFront::Distribution'));
+    expect(distribution?.Properties.DistributionConfig.WebACLId).toBeUndefined();
   });
 });

@@ -40,18 +40,75 @@ beforeAll(() => {
     logLevel: config.logLevel,
     logRetention: config.logRetentionDays,
     logRemovalPolicy: config.dataRemovalPolicy,
+    logEncryptionKey: data.key,
   });
   template = Template.fromStack(stack);
 });
 
 describe('RobotFleet', () => {
-  it('runs in two AZs behind one NAT gateway, without public IPs', () => {
+  it('runs in two AZs behind one NAT gateway, without public IPs or ECS Exec, with rejected flows logged', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 1);
     template.resourceCountIs('AWS::EC2::Subnet', 4);
     template.hasResourceProperties('AWS::ECS::Service', {
-      LaunchType: 'FARGATE',
-      NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } },
+      NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED', SecurityGroups: [{ 'Fn::GetAtt': [logicalIdOf(fleet.securityGroup), 'GroupId'] }] } },
+      EnableExecuteCommand: false,
     });
+    template.hasResourceProperties('AWS::EC2::FlowLog', { ResourceType: 'VPC', TrafficType: 'REJECT' });
+    template.hasResourceProperties('AWS::ECS::Cluster', { ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }] });
+  });
+
+  it('reaches S3, DynamoDB, SQS, Step Functions, Secrets Manager, ECR and Logs through VPC endpoints', () => {
+    // "com.amazonaws.<region>.ecr.api" as an Fn::Join: the last part is ".ecr.api".
+    const serviceOf = (endpoint: Record<string, any>) => (endpoint.Properties.ServiceName['Fn::Join'][1].at(-1) as string).slice(1);
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint'));
+    const byType = (type: string) => endpoints.filter((e) => (e.Properties.VpcEndpointType ?? 'Gateway') === type).map(serviceOf).sort();
+    expect(byType('Gateway')).toEqual(['dynamodb', 's3']);
+    expect(byType('Interface')).toEqual(['ecr.api', 'ecr.dkr', 'logs', 'secretsmanager', 'sqs', 'states']);
+    for (const endpoint of endpoints.filter((e) => e.Properties.VpcEndpointType === 'Interface')) expect(endpoint.Properties.PrivateDnsEnabled).toBe(true);
+  });
+
+  it('lets the workers out on port 443 only, and into the interface endpoints from the workers only', () => {
+    const group = template.findResources('AWS::EC2::SecurityGroup')[logicalIdOf(fleet.securityGroup)];
+    expect(group?.Properties.SecurityGroupIngress).toBeUndefined();
+    const egress = [
+      ...(group?.Properties.SecurityGroupEgress ?? []),
+      ...Object.values(template.findResources('AWS::EC2::SecurityGroupEgress'))
+        .map((rule) => rule.Properties)
+        .filter((rule) => rule.GroupId?.['Fn::GetAtt']?.[0] === logicalIdOf(fleet.securityGroup)),
+    ];
+    expect(egress.length).toBeGreaterThan(0);
+    for (const rule of egress) expect(rule, JSON.stringify(rule)).toMatchObject({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443 });
+    const endpointIngress = Object.values(template.findResources('AWS::EC2::SecurityGroupIngress')).map((rule) => rule.Properties);
+    expect(endpointIngress).toHaveLength(6);
+    for (const rule of endpointIngress) {
+      expect(rule).toMatchObject({ FromPort: 443, ToPort: 443, SourceSecurityGroupId: { 'Fn::GetAtt': [logicalIdOf(fleet.securityGroup), 'GroupId'] } });
+    }
+  });
+
+  it('places tasks on Fargate Spot and on-demand by the stage weights, with a base on demand', () => {
+    template.hasResourceProperties('AWS::ECS::Service', {
+      CapacityProviderStrategy: [
+        { CapacityProvider: 'FARGATE', Base: config.fleet.onDemandBase, Weight: config.fleet.onDemandWeight },
+        { CapacityProvider: 'FARGATE_SPOT', Weight: config.fleet.spotWeight },
+      ],
+    });
+    template.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', { CapacityProviders: ['FARGATE', 'FARGATE_SPOT'] });
+  });
+
+  it('tracks jobs per running task (metric math) at the worker concurrency, and starts the first task from zero', () => {
+    const [policy] = Object.values(template.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', { Properties: { PolicyType: 'TargetTrackingScaling' } }));
+    const tracking = policy?.Properties.TargetTrackingScalingPolicyConfiguration;
+    expect(tracking.TargetValue).toBe(config.workerConcurrency);
+    const metrics = tracking.CustomizedMetricSpecification.Metrics as Array<Record<string, any>>;
+    expect(metrics.find((m) => m.ReturnData === true)?.Expression).toBe('(FILL(queued, 0) + FILL(running, 0)) / MAX([FILL(tasks, 0), 1])');
+    expect(metrics.find((m) => m.Id === 'queued')?.MetricStat.Metric.MetricName).toBe('ApproximateNumberOfMessagesVisible');
+    expect(metrics.find((m) => m.Id === 'running')?.MetricStat.Metric.MetricName).toBe('ApproximateNumberOfMessagesNotVisible');
+    expect(metrics.find((m) => m.Id === 'tasks')?.MetricStat.Metric).toMatchObject({ Namespace: 'ECS/ContainerInsights', MetricName: 'RunningTaskCount' });
+
+    const [step] = Object.values(template.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', { Properties: { PolicyType: 'StepScaling' } }));
+    expect(step?.Properties.StepScalingPolicyConfiguration).toMatchObject({ AdjustmentType: 'ExactCapacity', StepAdjustments: [{ ScalingAdjustment: 1, MetricIntervalLowerBound: 0 }] });
+    const alarm = Object.values(template.findResources('AWS::CloudWatch::Alarm')).find((a) => JSON.stringify(a.Properties.AlarmActions).includes(Object.keys(template.findResources('AWS::ApplicationAutoScaling::ScalingPolicy', { Properties: { PolicyType: 'StepScaling' } }))[0]!));
+    expect(JSON.stringify(alarm?.Properties.Metrics)).toContain('IF(FILL(tasks, 0) == 0 AND FILL(queued, 0) > 0, 1, 0)');
   });
 
   it('sizes the worker task from the stage config', () => {

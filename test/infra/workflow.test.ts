@@ -8,18 +8,20 @@ import { allowedActionsOf, bareStack, functionDefaults, joinParts, logicalIdOf, 
 
 const config = stageConfig('dev');
 let workflow: Workflow;
+let data: Data;
 let template: Template;
 
 beforeAll(() => {
   const stack = bareStack();
-  const data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
+  data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
   workflow = new Workflow(stack, 'Workflow', {
     jobsTable: data.jobsTable,
     itemsTable: data.itemsTable,
     accountsTable: data.accountsTable,
     egressAllowHosts: [],
-    functionDefaults: functionDefaults(config),
+    functionDefaults: { ...functionDefaults(config), logEncryptionKey: data.key },
     robot: config.robot,
+    encryptionKey: data.key,
   });
   template = Template.fromStack(stack);
 });
@@ -88,11 +90,22 @@ describe('Workflow', () => {
     expect(lambdaIds.sort()).toEqual([logicalIdOf(workflow.failJobFunction), logicalIdOf(workflow.finalizeJobFunction), logicalIdOf(workflow.notifyWebhookFunction)].sort());
   });
 
-  it('logs executions and traces them', () => {
+  it('logs every execution event without payloads (task tokens stay out of logs), encrypted, and traces them', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       TracingConfiguration: { Enabled: true },
-      LoggingConfiguration: { Level: 'ERROR', IncludeExecutionData: false },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
     });
+    const [stateMachine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const logGroupId = stateMachine?.Properties.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+    expect(template.findResources('AWS::Logs::LogGroup')[logGroupId]?.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [logicalIdOf(data.key), 'Arn'] });
+  });
+
+  it('encrypts the robot queue and its DLQ with the stage key and refuses plain HTTP', () => {
+    for (const queue of [workflow.robotQueue, workflow.robotDeadLetterQueue]) {
+      expect(template.findResources('AWS::SQS::Queue')[logicalIdOf(queue)]?.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [logicalIdOf(data.key), 'Arn'] });
+      const policy = Object.values(template.findResources('AWS::SQS::QueuePolicy')).find((p) => JSON.stringify(p.Properties.Queues).includes(logicalIdOf(queue)));
+      expect(JSON.stringify(policy?.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+    }
   });
 
   it('lets the settle functions write jobs, with the table name in their environment', () => {

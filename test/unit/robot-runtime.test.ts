@@ -268,14 +268,16 @@ describe('robot runtime: secrets', () => {
     const lines: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((line) => (lines.push(String(line)), true));
     const robot = secretRobot(async ({ secret, log }) => {
-      const { password } = JSON.parse(await secret(SECRET)) as { password: string };
-      log.info('signing in', { as: `robot with ${password}`, secretValue: 'any' });
+      const { username, password } = JSON.parse(await secret(SECRET)) as { username: string; password: string };
+      log.info('signing in', { as: `${username} with ${password}`, secretValue: 'any' });
     });
 
     await runRobotJob(job, depsFor(robot), attempt());
 
     const signingIn = lines.find((line) => line.includes('signing in'));
-    expect(signingIn).toContain('robot with ***');
+    // The user name identifies, the password proves: only the latter is masked.
+    expect(signingIn).toContain('pod-robot-user with ***');
+    expect(signingIn).toContain('"secretValue":"***"');
     expect(lines.join('')).not.toContain(PASSWORD);
   });
 

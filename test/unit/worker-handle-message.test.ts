@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Job } from '../../core/job';
 import type { RobotCatalog } from '../../core/jobs';
 import type { Logger } from '../../core/logger';
-import { businessError, type RobotDefinition, type SimpleRobot } from '../../core/robot';
+import { businessError, type ItemRobot, type RobotDefinition, type SimpleRobot } from '../../core/robot';
 import type { JobSessions } from '../../containers/robot/src/browser';
 import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
 import { MemoryItemStore } from '../support/memory-item-store';
@@ -86,15 +86,18 @@ function seedJob(status: Job['status'], input: Record<string, unknown> = {}): vo
 }
 
 /** An item robot over input.keys; `onItem` runs inside each item. */
-const itemRobotThat = (onItem: (key: string) => Promise<void>): RobotDefinition => ({
-  name: 'test-robot',
-  version: '1',
-  description: 'test',
-  input: z.object({ keys: z.array(z.string()) }),
-  itemsField: 'keys',
-  items: ({ keys }: { keys: string[] }) => keys.map((key) => ({ key })),
-  processItem: async (_context: unknown, { key }: { key: string }) => (await onItem(key), {}),
-}) as RobotDefinition;
+function itemRobotThat(onItem: (key: string) => Promise<void>): RobotDefinition {
+  const robot: ItemRobot<{ keys: string[] }> = {
+    name: 'test-robot',
+    version: '1',
+    description: 'test',
+    input: z.object({ keys: z.array(z.string()) }),
+    itemsField: 'keys',
+    items: ({ keys }) => keys.map((key) => ({ key })),
+    processItem: async (_context, { key }) => (await onItem(key), {}),
+  };
+  return robot;
+}
 
 const neverStops = { draining: new AbortController().signal, stopping: new AbortController().signal };
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { App, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { type StageConfig, type StageName, loadStageConfig } from '../../../lib/config';
@@ -19,8 +19,8 @@ export function testApp(props: { outdir?: string } = {}): App {
 }
 
 /** A bare stack in a test app, to test one construct alone. */
-export function bareStack(): Stack {
-  return new Stack(testApp(), 'Test');
+export function bareStack(props: StackProps = {}): Stack {
+  return new Stack(testApp(), 'Test', props);
 }
 
 /** A stage's settings as written in cdk.json, to be altered by a test. */

@@ -1,0 +1,46 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { acknowledge, wildcardResourceFinding } from './nag';
+
+/** What the robot runtime (containers/robot/src/robot-runtime.ts) works with, wherever it runs. */
+export interface RobotRuntimeResources {
+  readonly jobsTable: ITableV2;
+  readonly itemsTable: ITableV2;
+  readonly leasesTable: ITableV2;
+  readonly artifactsBucket: IBucket;
+  /** Robots read the secrets under this name prefix only. */
+  readonly robotSecretsPrefix: string;
+}
+
+/**
+ * Least privilege for a robot runtime (the DLQ reprocessor; the worker fleet grants the same):
+ * jobs, items and portal slots read/write, artifacts put-only, robot secrets by prefix, and the
+ * task-token reports to the workflow.
+ */
+export function grantRobotRuntimeAccess(role: iam.IRole, resources: RobotRuntimeResources): void {
+  const { jobsTable, itemsTable, leasesTable, artifactsBucket, robotSecretsPrefix } = resources;
+  jobsTable.grantReadWriteData(role);
+  itemsTable.grantReadWriteData(role);
+  leasesTable.grantReadWriteData(role);
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [artifactsBucket.arnForObjects('*')] }));
+  artifactsBucket.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
+  // The ARN of a secret ends in a random suffix: the prefix needs a wildcard.
+  const robotSecrets = Stack.of(role).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [robotSecrets] }));
+  // IAM does not scope task-token calls to a resource: these actions only accept "*".
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: ['*'] }));
+
+  const policy = role.node.findChild('DefaultPolicy');
+  acknowledge(
+    policy,
+    wildcardResourceFinding(role, robotSecrets),
+    'Robots read portal credentials by name under the stage prefix; Secrets Manager appends a random suffix to every ARN, so the prefix needs a wildcard.',
+  );
+  acknowledge(
+    policy,
+    wildcardResourceFinding(role, artifactsBucket.arnForObjects('*')),
+    'Artifacts are keyed by job id, unknown at deploy time; the robot runtime may only put objects, never read or delete them.',
+  );
+}
