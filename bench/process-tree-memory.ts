@@ -1,76 +1,78 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 
 /**
  * Peak memory of this process and its descendants (Chromium's browser, GPU, renderer ...
  * processes), sampled from /proc. PSS splits shared pages between the processes that share
- * them, so the sum is not inflated by Chromium's shared libraries. Linux only; elsewhere the
+ * them, so the sum is not inflated by Chromium's shared libraries. Reads are asynchronous, so
+ * sampling does not stall the event loop the measured jobs run on. Linux only; elsewhere the
  * sampler reports nothing.
  */
 export class ProcessTreeMemory {
-  private timer: NodeJS.Timeout | undefined;
   private peakKb = 0;
-  readonly supported = readable('/proc/self/smaps_rollup');
+  private sampling: Promise<void> | undefined;
+  private stopped = new AbortController();
 
-  constructor(private readonly intervalMs = 250) {}
+  constructor(private readonly intervalMs = 500) {}
 
   start(): void {
     this.peakKb = 0;
-    if (!this.supported) return;
-    this.sample();
-    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.stopped = new AbortController();
+    const stopped = this.stopped.signal;
+    const loop = async () => {
+      while (!stopped.aborted) {
+        this.peakKb = Math.max(this.peakKb, await treePssKb(process.pid));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.intervalMs);
+          stopped.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        });
+      }
+    };
+    this.sampling = loop();
   }
 
-  /** Stops sampling; the peak in MiB since start(), undefined where /proc is not available. */
-  stop(): number | undefined {
-    clearInterval(this.timer);
-    if (!this.supported) return undefined;
-    this.sample();
-    return this.peakKb / 1024;
-  }
-
-  private sample(): void {
-    const total = treeOf(process.pid).reduce((sum, pid) => sum + pssKb(pid), 0);
-    this.peakKb = Math.max(this.peakKb, total);
+  /** Stops sampling: the peak in MiB since start(), undefined where /proc is not available. */
+  async stop(): Promise<number | undefined> {
+    this.stopped.abort();
+    await this.sampling;
+    return this.peakKb > 0 ? this.peakKb / 1024 : undefined;
   }
 }
 
-function treeOf(root: number): number[] {
+async function treePssKb(root: number): Promise<number> {
+  const pids = (await readdir('/proc').catch(() => [])).filter((entry) => /^\d+$/.test(entry)).map(Number);
+  const parents = await Promise.all(pids.map(parentOf));
   const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const parent = parentOf(Number(entry));
-    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-  }
+  pids.forEach((pid, index) => {
+    const parent = parents[index];
+    if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), pid]);
+  });
   const tree: number[] = [];
   const pending = [root];
   for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
     tree.push(pid);
     pending.push(...(children.get(pid) ?? []));
   }
-  return tree;
+  const pss = await Promise.all(tree.map(pssKb));
+  return pss.reduce((sum, kb) => sum + kb, 0);
 }
 
 /** Field 4 of /proc/PID/stat; the command name before it may contain spaces and parentheses. */
-function parentOf(pid: number): number | undefined {
-  const stat = readOrUndefined(`/proc/${pid}/stat`);
-  const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields?.[1] === undefined ? undefined : Number(fields[1]);
+async function parentOf(pid: number): Promise<number | undefined> {
+  const stat = await readOrUndefined(`/proc/${pid}/stat`);
+  const parent = stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+  return parent === undefined ? undefined : Number(parent);
 }
 
-function pssKb(pid: number): number {
-  const match = /^Pss:\s+(\d+) kB/m.exec(readOrUndefined(`/proc/${pid}/smaps_rollup`) ?? '');
+async function pssKb(pid: number): Promise<number> {
+  const match = /^Pss:\s+(\d+) kB/m.exec((await readOrUndefined(`/proc/${pid}/smaps_rollup`)) ?? '');
   return match ? Number(match[1]) : 0;
 }
 
 /** Processes come and go while the tree is read: a vanished one counts as nothing. */
-function readOrUndefined(file: string): string | undefined {
+async function readOrUndefined(file: string): Promise<string | undefined> {
   try {
-    return readFileSync(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch {
     return undefined;
   }
-}
-
-function readable(file: string): boolean {
-  return readOrUndefined(file) !== undefined;
 }

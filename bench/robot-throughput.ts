@@ -112,7 +112,7 @@ async function measure(mode: Mode, round: number, jobs: string[][], portal: Frei
     concurrency,
   );
   const ms = performance.now() - started;
-  const peakMiB = memory?.stop();
+  const peakMiB = await memory?.stop();
   await mode.finish?.();
   const items = jobs.flat();
   const stats = portal.stats();

@@ -10,12 +10,19 @@ export interface SecretSource {
 /** Secrets Manager's character set for names. */
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
-/** Why a robot may not read this secret, or undefined when it may. */
-export function secretNameViolation(name: string, prefix: string | undefined): string | undefined {
+/** Folder under the prefix for portal accounts the platform shares with every tenant. */
+export const SHARED_SECRETS_FOLDER = 'shared';
+
+/**
+ * Why a job of `owner` may not read this secret, or undefined when it may: only secrets under
+ * `<prefix><owner>/` (the tenant's own) or `<prefix>shared/`, so no tenant reads another's logins.
+ */
+export function secretNameViolation(name: string, prefix: string | undefined, owner: string): string | undefined {
   if (!prefix) return 'this worker gives robots no secrets (no secrets prefix configured)';
   if (!SECRET_NAME.test(name)) return 'is not a valid secret name';
-  if (!name.startsWith(prefix) || name.length === prefix.length) return `must name a secret under ${prefix}`;
   if (name.split('/').includes('..')) return 'must not contain ".." segments';
+  const folders = [`${prefix}${owner}/`, `${prefix}${SHARED_SECRETS_FOLDER}/`];
+  if (!folders.some((folder) => name.startsWith(folder) && name.length > folder.length)) return `must name a secret under ${folders.join(' or ')}`;
   return undefined;
 }
 

@@ -10,6 +10,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
 import { SfnWorkflowStarter } from '../core/adapters/sfn-workflow-starter';
 import { ENV } from '../core/env-names';
+import { SHARED_SECRETS_FOLDER } from '../core/secrets';
 import { buildJobWorkflowDefinition, type WebhookRetry } from '../core/workflow-definition';
 import { DLQ_REPROCESSOR, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../functions/api/routes';
 import { startSandboxSite } from '../sandbox/site';
@@ -134,7 +135,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const queue = await ensureRobotQueue(sqs, names.queue);
     await ensureArtifactsBucket(new S3Client({ forcePathStyle: true }), names.bucket);
     const pool = await ensureUserPool(new CognitoIdentityProviderClient({}), { users: [...LOCAL_USERS] });
-    const portalSecretName = `${ROBOT_SECRETS_PREFIX}freight-portal`;
+    const portalSecretName = `${ROBOT_SECRETS_PREFIX}${SHARED_SECRETS_FOLDER}/freight-portal`;
     const { portal, adminToken: portalAdminToken } = await startLocalFreightPortal(new SecretsManagerClient({}), {
       secretName: portalSecretName,
       port: options.ports.portal,

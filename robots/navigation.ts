@@ -1,4 +1,4 @@
-import { errors, type Download, type Locator, type Page, type Response } from 'playwright-core';
+import type { Download, Locator, Page, Response } from 'playwright-core';
 import { businessError, technicalError, type RobotError } from '../core/robot';
 
 /**
@@ -64,7 +64,9 @@ export async function clickToDownload(page: Page, link: Locator, { timeoutMs }: 
 }
 
 function navigationFailure(url: string, error: unknown, timeoutMs: number): RobotError {
-  if (error instanceof errors.TimeoutError) return technicalError('NAVIGATION_TIMEOUT', `${url} did not load within ${timeoutMs} ms`);
+  // By name, not instanceof: a value import of playwright-core would pull it into every Lambda
+  // that only needs the robots' schemas (and break them at cold start).
+  if (error instanceof Error && error.name === 'TimeoutError') return technicalError('NAVIGATION_TIMEOUT', `${url} did not load within ${timeoutMs} ms`);
   const message = error instanceof Error ? error.message : String(error);
   if (message.includes(EGRESS_NET_ERROR)) return businessError('EGRESS_BLOCKED', `${url} (or a redirect from it) is not an allowed destination`);
   return technicalError('NAVIGATION_FAILED', `${url} could not be loaded: ${firstLine(message)}`);

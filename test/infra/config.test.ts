@@ -40,6 +40,15 @@ describe('stage config', () => {
     ['a log retention CloudWatch does not offer', (s: Record<string, any>) => (s.logRetentionDays = 31), /logRetentionDays/],
     ['an unknown key', (s: Record<string, any>) => (s.fleet.spot = true), /spot/],
     ['a malformed account id', (s: Record<string, any>) => (s.account = '1234'), /account/],
+    ['a burst below the rate', (s: Record<string, any>) => (s.api.throttle.burstLimit = s.api.throttle.rateLimit - 1), /api\.throttle\.burstLimit/],
+    ['neither Spot nor on-demand weight', (s: Record<string, any>) => Object.assign(s.fleet, { spotWeight: 0, onDemandWeight: 0 }), /fleet\.spotWeight/],
+    ['a malformed alarm email', (s: Record<string, any>) => (s.alarms.email = 'ops'), /alarms\.email/],
+    [
+      'a console certificate outside us-east-1',
+      (s: Record<string, any>) =>
+        (s.domains = { console: { name: 'console.example.com', certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0f0e-1d2c' } }),
+      /CloudFront needs a certificate in us-east-1/,
+    ],
   ])('rejects %s', (_case, patch, message) => {
     expect(() => loadStageConfig('dev', devOnly(patch))).toThrow(message);
   });

@@ -14,7 +14,7 @@ import { MemoryArtifactStore, MemoryPortalLeases, MemorySecrets } from '../suppo
  * freight portal, run by the worker's robot runtime (item checkpoints in memory).
  */
 const CREDENTIALS = { username: 'pod-robot', password: 'Portal-Passw0rd-42' };
-const SECRET_NAME = 'roboport/test/robots/freight-portal';
+const SECRET_NAME = 'roboport/test/robots/shared/freight-portal';
 const KNOWN = Array.from({ length: 18 }, (_, i) => String(500100 + i * 7));
 const UNKNOWN = ['404123', '4040001'];
 /** 20 invoices, two unknown ones among them, one repeat (dropped by the input schema). */

@@ -11,7 +11,7 @@ import { MemoryItemStore, makeItem } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
 import { MemoryArtifactStore, MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
 
-const SECRET = 'roboport/test/robots/portal';
+const SECRET = 'roboport/test/robots/shared/portal';
 const PASSWORD = 'very-secret-Passw0rd';
 const PORTAL = 'https://portal.example.com/';
 
@@ -290,8 +290,22 @@ describe('robot runtime: secrets', () => {
     expect(secrets.reads).toEqual([]);
   });
 
+  it("reads the owner's own secrets and shared ones, never another tenant's", async () => {
+    const secrets = new MemorySecrets({
+      [`roboport/test/robots/${job.owner}/portal`]: 'mine',
+      'roboport/test/robots/someone-else/portal': 'theirs',
+    });
+    const readOwn = secretRobot(async ({ secret }) => void (await secret(`roboport/test/robots/${job.owner}/portal`)));
+    const readOthers = secretRobot(async ({ secret }) => void (await secret('roboport/test/robots/someone-else/portal')));
+
+    await runRobotJob(job, depsFor(readOwn, { secrets }), attempt());
+    const laterJob = { ...job, jobId: '00000000-0000-4000-8000-0000000000ff' };
+    await expect(runRobotJob(laterJob, depsFor(readOthers, { secrets }), attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'SECRET_NOT_ALLOWED' });
+    expect(secrets.reads).toEqual([`roboport/test/robots/${job.owner}/portal`]);
+  });
+
   it('reports a missing secret as a business error', async () => {
-    const robot = secretRobot(async ({ secret }) => void (await secret('roboport/test/robots/nope')));
+    const robot = secretRobot(async ({ secret }) => void (await secret('roboport/test/robots/shared/nope')));
 
     await expect(runRobotJob(job, depsFor(robot), attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'SECRET_NOT_FOUND' });
   });

@@ -77,7 +77,7 @@ export async function runRobotJob(job: Job, deps: RuntimeDeps, attempt: AttemptC
   const input = robot.input.safeParse(job.input);
   if (!input.success) throw businessError('INPUT_INVALID', `Input no longer valid for robot ${robot.name}: ${input.error.message}`);
   const files = new JobFiles(job.jobId, deps);
-  const context = jobContext(deps, attempt.signal, files);
+  const context = jobContext(deps, job.owner, attempt.signal, files);
   if (isItemRobot(robot)) return runItemRobot(robot, input.data, job, deps, attempt, context, files);
   return runSimpleRobot(robot, input.data, deps, context, files);
 }
@@ -257,12 +257,12 @@ async function inSession<T>(deps: RuntimeDeps, signal: AbortSignal, traceItems: 
 }
 
 /** What every robot of the job gets besides the page: files, secrets (masked in logs), progress. */
-function jobContext(deps: RuntimeDeps, signal: AbortSignal, files: JobFiles): FinishContext {
+function jobContext(deps: RuntimeDeps, owner: string, signal: AbortSignal, files: JobFiles): FinishContext {
   const secretValues = new Set<string>();
   const log = deps.log.child({}, secretValues);
   const read = new Map<string, Promise<string>>();
   const readSecret = async (name: string): Promise<string> => {
-    const violation = secretNameViolation(name, deps.secretsPrefix);
+    const violation = secretNameViolation(name, deps.secretsPrefix, owner);
     if (violation) throw businessError('SECRET_NOT_ALLOWED', `Secret "${name.slice(0, 200)}" ${violation}`);
     let value: string | undefined;
     try {

@@ -73,8 +73,8 @@ export function allowedActionsOf(template: Template, role: IRole): string[] {
     .flatMap(actionsOf);
 }
 
-export function allStatements(template: Template): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+export function allStatements(template: Template, policyFilter: (policy: Record<string, any>) => boolean = () => true): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).filter(policyFilter).flatMap(
     (policy) => policy.Properties.PolicyDocument.Statement as Statement[],
   );
 }
