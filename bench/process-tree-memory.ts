@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * Peak memory of this process and its descendants (Chromium's browser, GPU, renderer ...
@@ -21,10 +22,7 @@ export class ProcessTreeMemory {
     const loop = async () => {
       while (!stopped.aborted) {
         this.peakKb = Math.max(this.peakKb, await treePssKb(process.pid));
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.intervalMs);
-          stopped.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
-        });
+        await sleep(this.intervalMs, undefined, { signal: stopped }).catch(() => undefined);
       }
     };
     this.sampling = loop();

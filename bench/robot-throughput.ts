@@ -17,8 +17,8 @@ import { BrowserPerJob, WorkerHarness, type PortalTarget } from './worker-harnes
 
 const USAGE = `Usage: npm run bench:throughput -- [options]
   --invoices N      invoices per job (default 5)
-  --jobs N          jobs per mode and round (default 6)
-  --rounds N        rounds; each runs every mode once, in rotating order (default 3)
+  --jobs N          jobs per mode and round (default 4)
+  --rounds N        rounds; each runs every mode once, in rotating order (default 6)
   --concurrency N   jobs at once, as WORKER_CONCURRENCY (default 2)
   --latency-ms N    portal latency per request (default 20)
 Env: CHROMIUM_PATH to use another Chromium than @sparticuz/chromium's.`;
@@ -149,8 +149,8 @@ function parseOptions(args: string[]): BenchOptions {
     args,
     options: {
       invoices: { type: 'string', default: '5' },
-      jobs: { type: 'string', default: '6' },
-      rounds: { type: 'string', default: '3' },
+      jobs: { type: 'string', default: '4' },
+      rounds: { type: 'string', default: '6' },
       concurrency: { type: 'string', default: '2' },
       'latency-ms': { type: 'string', default: '20' },
       help: { type: 'boolean', default: false },

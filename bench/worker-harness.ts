@@ -6,6 +6,7 @@ import type { EgressPolicy } from '../containers/robot/src/egress-route';
 import { handleMessage, type MessageDeps } from '../containers/robot/src/handle-message';
 import type { RobotCatalog } from '../core/jobs';
 import { describeError, type LogFields, type Logger } from '../core/logger';
+import { SHARED_SECRETS_FOLDER } from '../core/secrets';
 import type { RobotResult } from '../core/workflow-contract';
 import { MemoryItemStore } from '../test/support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../test/support/memory-job-store';
@@ -32,7 +33,8 @@ export interface HarnessOptions {
 }
 
 const SECRETS_PREFIX = 'roboport/bench/robots/';
-const SECRET_NAME = `${SECRETS_PREFIX}freight-portal`;
+/** A platform-wide portal account, readable by every tenant's jobs. */
+const SECRET_NAME = `${SECRETS_PREFIX}${SHARED_SECRETS_FOLDER}/freight-portal`;
 const QUEUE_URL = 'https://sqs.bench.local/robot-tasks';
 
 export class WorkerHarness {

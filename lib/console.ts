@@ -7,7 +7,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
 import { consoleConfig, consoleContentSecurityPolicy } from './console-settings';
-import { acknowledge } from './nag';
+import { acknowledge, resourceFinding } from './nag';
 
 export interface AdminConsoleProps {
   /** Repository root: the console's static files are `console/` under it. */
@@ -136,13 +136,16 @@ export class AdminConsole extends Construct {
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       'The CDK BucketDeployment handler uses the basic execution role only to write its own logs.',
     );
+    // Literal account and region in a stage that names them, pseudo parameters otherwise.
+    const { account, region, partition } = Stack.of(this);
+    const assetsBucketObjects = resourceFinding(this, `arn:${partition}:s3:::cdk-hnb659fds-assets-${account}-${region}/*`);
     const wildcardGrants: Array<[string, string]> = [
       ['Action::s3:GetBucket*', 'reads the staged asset and the console bucket'],
       ['Action::s3:GetObject*', 'reads the staged asset and the console bucket'],
       ['Action::s3:List*', 'lists the console bucket to prune files that are gone'],
       ['Action::s3:Abort*', 'aborts its own uploads into the console bucket'],
       ['Action::s3:DeleteObject*', 'prunes files that are gone from the console bucket'],
-      ['Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*', 'reads the staged console asset from the CDK assets bucket'],
+      [assetsBucketObjects, 'reads the staged console asset from the CDK assets bucket'],
       [`Resource::${siteBucketArn}/*`, 'writes every object of the console bucket, which holds nothing else'],
       ['Resource::*', 'creates and reads CloudFront invalidations, which have no resource-level permissions for a new distribution'],
     ];

@@ -19,7 +19,12 @@ export function acknowledge(construct: IConstruct, id: string, reason: string): 
  * `bucket.arnForObjects('*')`, or with `<AWS::Region>` where the stack has no region.
  */
 export function wildcardResourceFinding(scope: IConstruct, resourceArn: string): string {
-  return `AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(scope).resolve(resourceArn))}]`;
+  return `AwsSolutions-IAM5[${resourceFinding(scope, resourceArn)}]`;
+}
+
+/** The bracketed part of such a finding id: `Resource::<rendered ARN>`. */
+export function resourceFinding(scope: IConstruct, resourceArn: string): string {
+  return `Resource::${flattenCfnReference(Stack.of(scope).resolve(resourceArn))}`;
 }
 
 /** Runs the AWS Solutions rules on every stack at synth; an unacknowledged finding fails it. */
