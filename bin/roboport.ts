@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { App, Tags } from 'aws-cdk-lib';
+import { App } from 'aws-cdk-lib';
 import { loadStageConfig } from '../lib/config';
 import { addSecurityChecks } from '../lib/nag';
 import { addRoboportStage } from '../lib/roboport-app';
@@ -7,6 +7,4 @@ import { addRoboportStage } from '../lib/roboport-app';
 const app = new App();
 const config = loadStageConfig(app.node.tryGetContext('stage'), app.node.tryGetContext('stages'));
 addRoboportStage(app, config, fileURLToPath(new URL('..', import.meta.url)));
-Tags.of(app).add('project', 'roboport');
-Tags.of(app).add('stage', config.stage);
 addSecurityChecks(app);

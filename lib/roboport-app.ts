@@ -1,4 +1,4 @@
-import type { App } from 'aws-cdk-lib';
+import { type App, Tags } from 'aws-cdk-lib';
 import type { StageConfig } from './config';
 import { CLOUDFRONT_WEB_ACL_REGION, ConsoleEdgeStack } from './console-edge-stack';
 import { RoboportStack } from './roboport-stack';
@@ -10,8 +10,8 @@ export interface RoboportStage {
 }
 
 /**
- * The stacks of one stage, named `Roboport-<stage>` and `Roboport-<stage>-edge`, so that
- * `cdk deploy --all -c stage=<stage>` deploys exactly that stage.
+ * The stacks of one stage, named `Roboport-<stage>` and `Roboport-<stage>-edge` and tagged
+ * with project and stage, so that `cdk deploy --all -c stage=<stage>` deploys exactly that stage.
  */
 export function addRoboportStage(app: App, config: StageConfig, sourceRoot: string): RoboportStage {
   const stackName = `Roboport-${config.stage}`;
@@ -34,5 +34,12 @@ export function addRoboportStage(app: App, config: StageConfig, sourceRoot: stri
     consoleWebAclArn: edge?.webAcl.webAclArn,
     description: `Roboport (${config.stage}): browser robots as a service`,
   });
+  for (const stack of [main, edge]) {
+    if (!stack) continue;
+    // Tags on every resource, except types whose Tags cfn-lint's schema does not know yet.
+    const tagOptions = { excludeResourceTypes: ['AWS::CloudWatch::Dashboard', 'AWS::ApplicationAutoScaling::ScalableTarget'] };
+    Tags.of(stack).add('project', 'roboport', tagOptions);
+    Tags.of(stack).add('stage', config.stage, tagOptions);
+  }
   return { main, edge };
 }
