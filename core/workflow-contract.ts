@@ -31,6 +31,16 @@ export const RobotErrorName = {
   lastAttemptFailed: 'Robot.LastAttemptFailed',
 } as const;
 
+/**
+ * How often a robot worker beats, given the workflow's HeartbeatSeconds. A worker keeps its
+ * message invisible for three beats (half the window), so when it dies the message comes back and
+ * the next worker beats the same task token before the workflow gives up on it: a crash costs a
+ * redelivery, not the job.
+ */
+export function workerHeartbeatSeconds(workflowHeartbeatSeconds: number): number {
+  return Math.max(1, Math.floor(workflowHeartbeatSeconds / 6));
+}
+
 /** Input of the finalize step (success path). */
 export interface FinalizeInput {
   jobId: string;

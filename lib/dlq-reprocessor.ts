@@ -6,6 +6,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
+import { workerHeartbeatSeconds } from '../core/workflow-contract';
 import { DLQ_REPROCESSOR } from '../functions/api/routes';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
 import { grantRobotRuntimeAccess } from './robot-runtime-access';
@@ -67,7 +68,7 @@ export class DlqReprocessor extends Construct {
       [ENV.robotDeadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
       [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
       [ENV.portalMaxSessions]: String(props.portalMaxSessions),
-      [ENV.workerHeartbeatSeconds]: String(Math.max(1, Math.floor(props.heartbeatSeconds / 3))),
+      [ENV.workerHeartbeatSeconds]: String(workerHeartbeatSeconds(props.heartbeatSeconds)),
       ...(props.egressAllowHosts.length > 0 ? { [ENV.egressAllowHosts]: props.egressAllowHosts.join(',') } : {}),
     };
     for (const [name, value] of Object.entries(environment)) this.function.addEnvironment(name, value);

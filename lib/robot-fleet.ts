@@ -13,6 +13,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
+import { workerHeartbeatSeconds } from '../core/workflow-contract';
 import { acknowledge, wildcardResourceFinding } from './nag';
 
 export interface RobotFleetProps {
@@ -159,7 +160,7 @@ export class RobotFleet extends Construct {
         [ENV.portalMaxSessions]: String(props.portalMaxSessions),
         [ENV.workerConcurrency]: String(props.workerConcurrency),
         // Three chances to heartbeat before the workflow fails the attempt.
-        [ENV.workerHeartbeatSeconds]: String(Math.max(1, Math.floor(props.heartbeatSeconds / 3))),
+        [ENV.workerHeartbeatSeconds]: String(workerHeartbeatSeconds(props.heartbeatSeconds)),
         [ENV.logLevel]: props.logLevel,
         ...(props.egressAllowHosts.length > 0 ? { [ENV.egressAllowHosts]: props.egressAllowHosts.join(',') } : {}),
       },
@@ -205,16 +206,12 @@ export class RobotFleet extends Construct {
     props.leasesTable.grantReadWriteData(taskRole);
     taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects('*')] }));
     // Robot secrets only (portal credentials), by name prefix; the ARN ends in a random suffix.
-    taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
-      }),
-    );
+    const robotSecrets = Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [robotSecrets] }));
     props.artifactsBucket.encryptionKey?.grant(taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
     acknowledge(
       taskRole.node.findChild('DefaultPolicy'),
-      wildcardResourceFinding(taskRole, Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })),
+      wildcardResourceFinding(taskRole, robotSecrets),
       'Robots read portal credentials by name under the stage prefix; Secrets Manager appends a random suffix to every ARN, so the prefix needs a wildcard.',
     );
     taskRole.addToPrincipalPolicy(

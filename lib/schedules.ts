@@ -139,7 +139,7 @@ export class Schedules extends Construct {
   private acknowledgeTableIndexes(fn: RoboportFunction): void {
     acknowledge(
       defaultPolicyOf(fn),
-      wildcardResourceFinding(this.table, '/index/*'),
+      wildcardResourceFinding(fn, `${this.table.tableArn}/index/*`),
       'The schedules table grant covers its two GSIs (core/table-schema.ts SCHEDULES_TABLE); their names are fixed, the wildcard adds nothing else.',
     );
   }

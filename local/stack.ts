@@ -12,6 +12,7 @@ import { SfnWorkflowStarter } from '../core/adapters/sfn-workflow-starter';
 import { ENV } from '../core/env-names';
 import { SHARED_SECRETS_FOLDER } from '../core/secrets';
 import { buildJobWorkflowDefinition, type WebhookRetry } from '../core/workflow-definition';
+import { workerHeartbeatSeconds } from '../core/workflow-contract';
 import { DLQ_REPROCESSOR, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../functions/api/routes';
 import { startSandboxSite } from '../sandbox/site';
 import { consoleConfig } from '../lib/console-settings';
@@ -159,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
 
     const timings = options.workflow ?? { heartbeatSeconds: 60, timeoutSeconds: 900, retryIntervalSeconds: 2 };
+    process.env[ENV.workerHeartbeatSeconds] ??= String(workerHeartbeatSeconds(timings.heartbeatSeconds));
     const functionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${NAME}-${name}`;
     const lambdaHandlers = {
       [functionArn('finalize-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.finalizeJob),
@@ -313,6 +315,7 @@ function workerEnv(): Record<string, string> {
     ENV.s3ForcePathStyle,
     ENV.egressAllowHosts,
     ENV.robotSecretsPrefix,
+    ENV.workerHeartbeatSeconds,
   ];
   return Object.fromEntries(keys.map((key) => [key, process.env[key] ?? '']));
 }

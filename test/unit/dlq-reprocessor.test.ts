@@ -226,7 +226,7 @@ describe('DLQ reprocessor', () => {
     finish();
     await reprocessing;
 
-    // The probe before the robot, then one beat every 20 s.
-    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(3);
+    // The probe before the robot, the attempt's first beat at once, then one every 20 s.
+    expect(sfn.commandCalls(SendTaskHeartbeatCommand)).toHaveLength(4);
   });
 });

@@ -217,7 +217,8 @@ function startHeartbeat(
       ...[...extraTasks].map((extraTask) => extraTask().catch((error: unknown) => deps.log.warn('heartbeat.task-failed', { error }))),
     ]);
   };
-  schedule();
+  // The first beat comes at once: after a crash, the token has waited since the last worker's beat.
+  void beat().finally(() => attempt.signal.aborted || schedule());
   return {
     add: (extraTask) => {
       extraTasks.add(extraTask);
