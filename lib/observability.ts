@@ -120,7 +120,13 @@ export class Observability extends Construct {
       graph('Robot queue', [robotQueue.metricApproximateNumberOfMessagesVisible(), robotQueue.metricApproximateNumberOfMessagesNotVisible()], [
         robotQueue.metricApproximateAgeOfOldestMessage(),
       ]),
-      graph('Worker tasks', [props.runningTasks], []),
+      new cloudwatch.GraphWidget({
+        title: 'Worker tasks',
+        left: [props.runningTasks],
+        leftAnnotations: [{ value: props.maxTasks, label: 'fleet.maxTasks' }],
+        width: 8,
+        height: 6,
+      }),
       graph('Dead-letter queues', props.deadLetterQueues.map((queue) => queue.metricApproximateNumberOfMessagesVisible())),
     );
     dashboard.addWidgets(

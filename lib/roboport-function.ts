@@ -21,6 +21,8 @@ export interface FunctionDefaults {
   readonly logLevel: string;
   /** Encrypts the function log groups; the key policy must admit CloudWatch Logs (lib/data.ts). */
   readonly logEncryptionKey?: kms.IKey;
+  /** Days a finished job is kept before the table's TTL deletes it; handlers that settle jobs read it. */
+  readonly jobRetentionDays?: number;
 }
 
 export interface RoboportFunctionProps {
@@ -50,7 +52,7 @@ export interface RoboportFunctionProps {
  */
 export class RoboportFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: RoboportFunctionProps) {
-    const { sourceRoot, logRetention, logRemovalPolicy, logLevel, logEncryptionKey } = props.defaults;
+    const { sourceRoot, logRetention, logRemovalPolicy, logLevel, logEncryptionKey, jobRetentionDays } = props.defaults;
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, { retention: logRetention, removalPolicy: logRemovalPolicy, encryptionKey: logEncryptionKey });
     // Its own role, so that it may write its own log group only (the managed
     // AWSLambdaBasicExecutionRole would let it write every log group of the account).
@@ -72,6 +74,7 @@ export class RoboportFunction extends NodejsFunction {
       logGroup,
       environment: {
         [ENV.logLevel]: logLevel,
+        ...(jobRetentionDays === undefined ? {} : { [ENV.jobRetentionDays]: String(jobRetentionDays) }),
         // Powertools (functions/shared/observability.ts): one service name per function, one namespace.
         POWERTOOLS_SERVICE_NAME: `roboport-${id}`,
         POWERTOOLS_METRICS_NAMESPACE: 'Roboport',

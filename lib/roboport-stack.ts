@@ -48,6 +48,7 @@ export class RoboportStack extends Stack {
       logRemovalPolicy: config.dataRemovalPolicy,
       logLevel: config.logLevel,
       logEncryptionKey: data.key,
+      jobRetentionDays: config.jobRetentionDays,
     };
     const auth = new Auth(this, 'Auth', {
       removalPolicy: config.dataRemovalPolicy,

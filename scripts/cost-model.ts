@@ -75,22 +75,17 @@ export function transitionsPerJob(): number {
     technicalRetry: { maxAttempts: 0, intervalSeconds: 1, backoffRate: 1 },
     webhookRetry: DEFAULT_WEBHOOK_RETRY,
   });
-  const states = definition.States as Record<string, { Next?: string; Default?: string; End?: boolean }>;
+  const states = definition.States as Record<string, { Next?: string; Default?: string }>;
   let transitions = 0;
-  for (let name: string | undefined = definition.StartAt; name !== undefined; ) {
-    transitions += 1;
-    const state = states[name];
+  for (let name: string | undefined = definition.StartAt; name !== undefined; transitions += 1) {
+    const state: { Next?: string; Default?: string } | undefined = states[name];
     name = state?.Next ?? state?.Default;
   }
   return transitions;
 }
 
-export interface StageCost {
-  per1000Jobs: Record<string, number>;
-  fixedPerMonth: Record<string, number>;
-}
-
-export function stageCost(config: StageConfig): StageCost {
+/** Variable cost of 1,000 jobs and fixed cost per month, per item (USD). */
+export function stageCost(config: StageConfig) {
   const jobs = 1000;
   const { cpu, memoryMiB, onDemandWeight, spotWeight } = config.fleet;
   const spotShare = spotWeight / (spotWeight + onDemandWeight);

@@ -67,6 +67,12 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
     for (const [id, fn] of functions) expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
   });
 
+  it("tells the functions the stage's job retention, so that settled jobs get their TTL", () => {
+    for (const [id, fn] of Object.entries(templates[stage].findResources('AWS::Lambda::Function')).filter(([id]) => !isCdkProvider(id))) {
+      expect(fn.Properties.Environment.Variables.JOB_RETENTION_DAYS, id).toBe(String(configs[stage].jobRetentionDays));
+    }
+  });
+
   it('grants no wildcard actions but the KMS ones CDK grants on the stage key', () => {
     const wildcards = ownStatements(templates[stage]).flatMap(actionsOf).filter((action) => action.includes('*'));
     expect([...new Set(wildcards)].sort()).toEqual(['kms:GenerateDataKey*', 'kms:ReEncrypt*']);
