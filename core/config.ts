@@ -20,6 +20,12 @@ export function intEnv(name: string, fallback: number, env: NodeJS.ProcessEnv = 
   return value;
 }
 
+/** A positive integer when set, undefined when unset (the feature is off). */
+export function optionalIntEnv(name: string, env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : intEnv(name, 1, env);
+}
+
 export function listEnv(name: string, env: NodeJS.ProcessEnv = process.env): string[] {
   return (env[name] ?? '')
     .split(',')

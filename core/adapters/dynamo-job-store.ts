@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { IllegalTransition, InputInvalid, JobNotFound } from '../errors';
-import { ALLOWED_SOURCES, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
+import { ALLOWED_SOURCES, isTerminal, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
 import { JOBS_TABLE } from '../table-schema';
 
@@ -24,6 +24,8 @@ export class DynamoJobStore implements JobStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** Days a finished job is kept before DynamoDB's TTL removes it; undefined keeps it forever. */
+    private readonly retentionDays?: number,
   ) {}
 
   async create(job: Job): Promise<boolean> {
@@ -58,6 +60,10 @@ export class DynamoJobStore implements JobStore {
     if (change.error) {
       sets.push('#error = :error');
       values[':error'] = change.error;
+    }
+    if (isTerminal(to) && this.retentionDays !== undefined) {
+      sets.push(`${JOBS_TABLE.ttlAttribute} = :expiresAt`);
+      values[':expiresAt'] = Math.floor(Date.parse(change.now) / 1000) + this.retentionDays * 86_400;
     }
     if (change.attemptRuntime) {
       sets.push('attempts = attempts + :one', 'lastAttemptRuntime = :runtime');
@@ -179,7 +185,7 @@ function toItem(job: Job): Record<string, unknown> {
 }
 
 function fromItem(item: Record<string, unknown>): Job {
-  const { inputJson, entity: _entity, createdKey: _createdKey, ...rest } = item;
+  const { inputJson, entity: _entity, createdKey: _createdKey, expiresAt: _expiresAt, ...rest } = item;
   return { ...(rest as Omit<Job, 'input'>), input: JSON.parse(String(inputJson)) as Record<string, unknown> };
 }
 

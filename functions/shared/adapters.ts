@@ -10,7 +10,7 @@ import { EventBridgeScheduleTriggers } from '../../core/adapters/eventbridge-sch
 import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
-import { intEnv, listEnv, requireEnv } from '../../core/config';
+import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { tracer } from './observability';
 
@@ -20,7 +20,7 @@ import { tracer } from './observability';
  * come from the SDK's AWS_ENDPOINT_URL_* variables, which the local stack sets.
  */
 export function jobStoreFromEnv(): DynamoJobStore {
-  return new DynamoJobStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.jobsTable));
+  return new DynamoJobStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays));
 }
 
 export function artifactLinksFromEnv(): S3ArtifactLinks {

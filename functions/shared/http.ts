@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { ENV } from '../../core/env-names';
 import { DomainError, InputInvalid, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '../../core/errors';
 import { ADMINS_GROUP, type Caller } from '../../core/job';
 import { logger, observability } from './observability';
@@ -7,10 +8,14 @@ import { logger, observability } from './observability';
 /** Job submissions carry their input inline; larger data belongs in a spreadsheet upload or S3. */
 export const MAX_JSON_BODY_BYTES = 256 * 1024;
 
+/** The console's origin: with Lambda proxy integrations the handler must send CORS headers itself. */
+const CORS_ALLOWED_ORIGIN = process.env[ENV.corsAllowedOrigin];
+
 const RESPONSE_HEADERS = {
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
+  ...(CORS_ALLOWED_ORIGIN ? { 'access-control-allow-origin': CORS_ALLOWED_ORIGIN, vary: 'Origin' } : {}),
 };
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {

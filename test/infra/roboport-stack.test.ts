@@ -64,7 +64,7 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
     const roboportFunctions = stages[stage].main.node.findAll().filter((c) => c instanceof RoboportFunction);
     expect(functions.map(([id]) => id).sort()).toEqual(roboportFunctions.map(logicalIdOf).sort());
     expect(functions.length).toBeGreaterThanOrEqual(API_ROUTES.length + Object.keys(WORKFLOW_FUNCTIONS).length + Object.keys(SCHEDULER_FUNCTIONS).length);
-    for (const [id, fn] of functions) expect(fn.Properties.Runtime, id).toBe('nodejs24.x');
+    for (const [id, fn] of functions) expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
   });
 
   it("tells the functions the stage's job retention, so that settled jobs get their TTL", () => {

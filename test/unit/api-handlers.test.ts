@@ -3,26 +3,30 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MAX_JSON_BODY_BYTES } from '../../functions/shared/http';
 import { makeJob } from '../support/memory-job-store';
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+// Handlers (and functions/shared/http.ts) read their configuration at import, as a Lambda does at cold start.
+vi.hoisted(() => {
+  Object.assign(process.env, {
+    JOBS_TABLE_NAME: 'jobs',
+    ARTIFACTS_BUCKET_NAME: 'artifacts',
+    STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:jobs',
+    AWS_REGION: 'eu-west-1',
+    CORS_ALLOWED_ORIGIN: 'https://console.example.com',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  });
+});
 
 const dynamo = mockClient(DynamoDBClient);
 const sfn = mockClient(SFNClient);
 const handlers: Record<string, Handler> = {};
 
 beforeAll(async () => {
-  Object.assign(process.env, {
-    JOBS_TABLE_NAME: 'jobs',
-    ARTIFACTS_BUCKET_NAME: 'artifacts',
-    STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:jobs',
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-  });
-  // Handlers read their configuration at import, as a Lambda does at cold start.
   for (const name of ['submit-job', 'get-job', 'cancel-job', 'list-robots', 'health']) {
     handlers[name] = ((await import(`../../functions/api/${name}.ts`)) as { handler: Handler }).handler;
   }
@@ -67,6 +71,8 @@ describe('POST /jobs', () => {
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ robot: 'web-snapshot', status: 'QUEUED', attempts: 0, artifacts: [] });
     expect(res.headers.location).toBe(`/jobs/${res.body.jobId}`);
+    // Only the console's origin may read responses from a browser.
+    expect(res.headers['access-control-allow-origin']).toBe('https://console.example.com');
     const put = dynamo.commandCalls(PutItemCommand)[0]!.args[0].input;
     expect(put.ConditionExpression).toBe('attribute_not_exists(#id)');
     expect(put.Item?.owner).toEqual({ S: 'alice' });

@@ -1,4 +1,4 @@
-import { intEnv, listEnv, requireEnv } from '../../../core/config';
+import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../../core/config';
 import { ENV } from '../../../core/env-names';
 
 /** What the robot runtime needs wherever it runs (the worker, the DLQ reprocessor Lambda). */
@@ -14,6 +14,8 @@ export interface RuntimeConfig {
   secretsPrefix?: string;
   chromiumPath?: string;
   s3ForcePathStyle: boolean;
+  /** Days finished jobs are kept (TTL); the DLQ reprocessor settles jobs directly. */
+  jobRetentionDays?: number;
 }
 
 export interface WorkerConfig extends RuntimeConfig {
@@ -43,6 +45,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     portalMaxSessions: intEnv(ENV.portalMaxSessions, 2, env),
     ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),
+    jobRetentionDays: optionalIntEnv(ENV.jobRetentionDays, env),
     s3ForcePathStyle: env[ENV.s3ForcePathStyle] === 'true',
   };
 }

@@ -26,7 +26,7 @@ export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, le
   const dynamo = new DynamoDBClient({});
   return {
     s3: new S3Client({ forcePathStyle: config.s3ForcePathStyle }),
-    store: new DynamoJobStore(dynamo, config.jobsTable),
+    store: new DynamoJobStore(dynamo, config.jobsTable, config.jobRetentionDays),
     items: new DynamoItemStore(dynamo, config.itemsTable),
     leases: new DynamoPortalLeaseStore(dynamo, config.leasesTable),
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
