@@ -8,10 +8,10 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { InputInvalid } from '../errors';
 import type { ItemArtifact, ItemPage, ItemStatus, ItemStore, JobItem } from '../items';
 import type { JobError } from '../job';
 import { ITEMS_TABLE } from '../table-schema';
+import { decodeCursor, queryUntilFull, type DynamoKey } from './dynamo-paging';
 
 /** Parallel conditional puts when a job's items are first written (thousands for a big sheet). */
 const CREATE_PARALLELISM = 8;
@@ -40,27 +40,21 @@ export class DynamoItemStore implements ItemStore {
   }
 
   async list(jobId: string, query: { limit: number; nextToken?: string; status?: ItemStatus }): Promise<ItemPage> {
-    let startKey = query.nextToken ? decodeCursor(query.nextToken, jobId) : undefined;
-    const items: JobItem[] = [];
-    // A status filter is applied after the key condition, so a page may need several reads.
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: ITEMS_TABLE.byPositionIndex.name,
-          KeyConditionExpression: '#job = :job',
-          ...(query.status ? { FilterExpression: '#status = :status' } : {}),
-          ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
-          ExpressionAttributeValues: marshall({ ':job': jobId, ...(query.status ? { ':status': query.status } : {}) }),
-          ConsistentRead: true,
-          Limit: query.limit - items.length,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []).map((item) => fromItem(unmarshall(item))));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && items.length < query.limit);
-    return { items, ...(startKey ? { nextToken: encodeCursor(startKey) } : {}) };
+    const { rows, nextToken } = await queryUntilFull(
+      this.client,
+      {
+        TableName: this.tableName,
+        IndexName: ITEMS_TABLE.byPositionIndex.name,
+        KeyConditionExpression: '#job = :job',
+        ...(query.status ? { FilterExpression: '#status = :status' } : {}),
+        ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
+        ExpressionAttributeValues: marshall({ ':job': jobId, ...(query.status ? { ':status': query.status } : {}) }),
+        ConsistentRead: true,
+      },
+      query.limit,
+      query.nextToken ? decodeItemCursor(query.nextToken, jobId) : undefined,
+    );
+    return { items: rows.map(fromItem), ...(nextToken ? { nextToken } : {}) };
   }
 
   async beginItem(jobId: string, key: string, now: string): Promise<JobItem | undefined> {
@@ -174,20 +168,10 @@ function fromItem(item: Record<string, unknown>): JobItem {
   return { ...(rest as Omit<JobItem, 'key'>), key: String(key) };
 }
 
-function encodeCursor(key: Record<string, AttributeValue>): string {
-  return Buffer.from(JSON.stringify(unmarshall(key))).toString('base64url');
-}
-
 /** A cursor is only honoured for the job it came from, so it cannot reach another job's items. */
-function decodeCursor(token: string, jobId: string): Record<string, AttributeValue> {
-  try {
-    const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
+function decodeItemCursor(token: string, jobId: string): DynamoKey {
+  return decodeCursor(token, (key) => {
     const { [ITEMS_TABLE.partitionKey]: job, [ITEMS_TABLE.sortKey]: itemKey, [ITEMS_TABLE.byPositionIndex.sortKey]: position } = key;
-    const valid =
-      job === jobId && typeof itemKey === 'string' && itemKey.length <= 512 && typeof position === 'number' && Number.isInteger(position) && Object.keys(key).length === 3;
-    if (valid) return marshall(key);
-  } catch {
-    // fall through to the error below
-  }
-  throw new InputInvalid('nextToken is invalid', { fields: [{ field: 'nextToken', message: 'is not a token this listing returned' }] });
+    return job === jobId && typeof itemKey === 'string' && itemKey.length <= 512 && Number.isInteger(position) && Object.keys(key).length === 3;
+  });
 }

@@ -2,16 +2,16 @@ import {
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { IllegalTransition, InputInvalid, JobNotFound } from '../errors';
+import { IllegalTransition, JobNotFound } from '../errors';
 import { ALLOWED_SOURCES, isTerminal, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
 import { JOBS_TABLE } from '../table-schema';
+import { decodeCursor, queryUntilFull, type DynamoKey } from './dynamo-paging';
 
 /** Constant partition of the admin index: every job item carries it. */
 const JOB_ENTITY = 'JOB';
@@ -133,27 +133,21 @@ export class DynamoJobStore implements JobStore {
   async list(query: JobListQuery): Promise<JobPage> {
     const index = query.owner ? JOBS_TABLE.byOwnerIndex : JOBS_TABLE.byCreatedIndex;
     const partition = query.owner ?? JOB_ENTITY;
-    let startKey = query.nextToken ? decodeCursor(query.nextToken, index.partitionKey, partition) : undefined;
-    const jobs: Job[] = [];
-    // A status filter is applied after the key condition, so a page may need several reads.
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: index.name,
-          KeyConditionExpression: '#pk = :pk',
-          ...(query.status ? { FilterExpression: '#status = :status' } : {}),
-          ExpressionAttributeNames: { '#pk': index.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
-          ExpressionAttributeValues: marshall({ ':pk': partition, ...(query.status ? { ':status': query.status } : {}) }),
-          ScanIndexForward: false,
-          Limit: query.limit - jobs.length,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      jobs.push(...(page.Items ?? []).map((item) => fromItem(unmarshall(item))));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && jobs.length < query.limit);
-    return { jobs, ...(startKey ? { nextToken: encodeCursor(startKey) } : {}) };
+    const { rows, nextToken } = await queryUntilFull(
+      this.client,
+      {
+        TableName: this.tableName,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk',
+        ...(query.status ? { FilterExpression: '#status = :status' } : {}),
+        ExpressionAttributeNames: { '#pk': index.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
+        ExpressionAttributeValues: marshall({ ':pk': partition, ...(query.status ? { ':status': query.status } : {}) }),
+        ScanIndexForward: false,
+      },
+      query.limit,
+      query.nextToken ? decodeIndexCursor(query.nextToken, index.partitionKey, partition) : undefined,
+    );
+    return { jobs: rows.map(fromItem), ...(nextToken ? { nextToken } : {}) };
   }
 
   async setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void> {
@@ -189,21 +183,10 @@ function fromItem(item: Record<string, unknown>): Job {
   return { ...(rest as Omit<Job, 'input'>), input: JSON.parse(String(inputJson)) as Record<string, unknown> };
 }
 
-export function encodeCursor(key: Record<string, AttributeValue>): string {
-  return Buffer.from(JSON.stringify(unmarshall(key))).toString('base64url');
-}
-
-/** A cursor is only honoured for the listing it came from, so it cannot reach other owners' jobs. */
-export function decodeCursor(token: string, partitionKey: string, partition: string): Record<string, AttributeValue> {
-  try {
-    const key = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const valid =
-      key[partitionKey] === partition &&
-      Object.keys(key).length === 3 &&
-      Object.values(key).every((value) => typeof value === 'string' && value.length <= 512);
-    if (valid) return marshall(key);
-  } catch {
-    // fall through to the error below
-  }
-  throw new InputInvalid('nextToken is invalid', { fields: [{ field: 'nextToken', message: 'is not a token this listing returned' }] });
+/** A cursor of an index listing is only honoured for its partition, so it cannot reach other owners' rows. */
+export function decodeIndexCursor(token: string, partitionKey: string, partition: string): DynamoKey {
+  return decodeCursor(
+    token,
+    (key) => key[partitionKey] === partition && Object.keys(key).length === 3 && Object.values(key).every((value) => typeof value === 'string' && value.length <= 512),
+  );
 }

@@ -10,7 +10,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Schedule, ScheduleListQuery, SchedulePage, ScheduleStore } from '../schedules';
 import { SCHEDULES_TABLE } from '../table-schema';
-import { decodeCursor, encodeCursor } from './dynamo-job-store';
+import { decodeIndexCursor } from './dynamo-job-store';
+import { encodeCursor } from './dynamo-paging';
 
 /** Constant partition of the admin index: every schedule item carries it. */
 const SCHEDULE_ENTITY = 'SCHEDULE';
@@ -82,7 +83,7 @@ export class DynamoScheduleStore implements ScheduleStore {
         ExpressionAttributeValues: marshall({ ':pk': partition }),
         ScanIndexForward: false,
         Limit: query.limit,
-        ExclusiveStartKey: query.nextToken ? decodeCursor(query.nextToken, index.partitionKey, partition) : undefined,
+        ExclusiveStartKey: query.nextToken ? decodeIndexCursor(query.nextToken, index.partitionKey, partition) : undefined,
       }),
     );
     return {
