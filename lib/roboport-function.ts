@@ -46,7 +46,7 @@ export interface RoboportFunctionProps {
 }
 
 /**
- * Every Roboport Lambda: Node.js 24 on ARM, X-Ray tracing, its own log group with the stage's
+ * Every Roboport Lambda: Node.js 22 on ARM, X-Ray tracing, its own log group with the stage's
  * retention, and an ESM bundle with source maps. The `use*` helpers grant access and set the
  * environment variable the handler reads, so the two never drift apart.
  */
