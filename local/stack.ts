@@ -23,13 +23,14 @@ import { createLocalJwtVerifier, ensureUserPool, startLocalCognito, type LocalUs
 import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
 import { startLocalScheduler } from './emulators/scheduler';
 import { startLocalStepFunctions } from './emulators/step-functions';
-import { ensureArtifactsBucket, ensureRobotQueue, startLocalSqsS3 } from './emulators/sqs-s3';
+import { ensureArtifactsBucket, LOCAL_S3_ACCESS_KEY, startLocalS3 } from './emulators/s3';
+import { ensureRobotQueue, startLocalSqs } from './emulators/sqs';
 import { startLocalSecretsManager } from './emulators/secrets-manager';
 import { startLocalFreightPortal } from './sandbox-portal';
 
 /**
  * The whole of Roboport on 127.0.0.1, minus the robot worker (its own process, see start.ts):
- * dynalite, fauxqs (SQS + S3), cognito-local, the Secrets Manager emulation, the job workflow,
+ * dynalite, fauxqs (SQS), s3rver (S3), cognito-local, the Secrets Manager emulation, the job workflow,
  * the API emulation, the sandbox site and the sandbox freight portal. Handlers and workflow
  * steps run from the same modules as in Lambda.
  */
@@ -75,10 +76,10 @@ export interface LocalOutputs {
 
 export interface LocalStackOptions {
   repoRoot: string;
-  /** Where dynalite and cognito-local keep their data. */
+  /** Where dynalite, s3rver, cognito-local and the emulations keep their data. */
   dataDir: string;
   /** Fixed ports for a stable README walk-through; 0 (any free port) for tests. */
-  ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqsS3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number };
+  ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqs: number; s3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number };
   /** Workflow timings; tests shorten them. */
   workflow?: { heartbeatSeconds: number; timeoutSeconds: number; retryIntervalSeconds: number };
 }
@@ -102,8 +103,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const dynamodb = await startLocalDynamoDb({ dataDir: path.join(options.dataDir, 'dynamodb'), port: options.ports.dynamodb });
     closers.push(dynamodb.close);
-    const sqsS3 = await startLocalSqsS3({ port: options.ports.sqsS3 });
-    closers.push(sqsS3.close);
+    const sqsEmulator = await startLocalSqs({ port: options.ports.sqs });
+    closers.push(sqsEmulator.close);
+    const s3Emulator = await startLocalS3({ dataDir: path.join(options.dataDir, 's3'), port: options.ports.s3 });
+    closers.push(s3Emulator.close);
     const cognito = await startLocalCognito({ dataDir: path.join(options.dataDir, 'cognito'), port: options.ports.cognito });
     closers.push(cognito.close);
     const sandbox = await startSandboxSite(options.ports.sandbox);
@@ -115,13 +118,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${NAME}-jobs`;
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      // The one key s3rver accepts; no other emulator here checks credentials.
+      AWS_ACCESS_KEY_ID: LOCAL_S3_ACCESS_KEY,
+      AWS_SECRET_ACCESS_KEY: LOCAL_S3_ACCESS_KEY,
       // No CloudWatch here: Powertools metrics would only print EMF blobs into the console.
       POWERTOOLS_METRICS_DISABLED: 'true',
       AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqsS3.endpoint,
-      AWS_ENDPOINT_URL_S3: sqsS3.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEmulator.endpoint,
+      AWS_ENDPOINT_URL_S3: s3Emulator.endpoint,
       AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER: cognito.endpoint,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.endpoint,
     });

@@ -9,7 +9,7 @@ import { superviseWorker } from './worker-supervisor';
  * `npm start`: the whole system on 127.0.0.1. Flags:
  *   --fresh            forget the data kept under the data directory
  *   --data-dir DIR     default .roboport
- *   --ports auto       any free ports instead of the fixed 4000-4007 and 9229 (tests)
+ *   --ports auto       any free ports instead of the fixed 4000-4008 and 9229 (tests)
  *   --no-worker        do not run a robot worker (tests that manage their own)
  */
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -22,8 +22,8 @@ const { values: flags } = parseArgs({
   },
 });
 
-const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqsS3: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007 };
-const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqsS3: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0 };
+const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqs: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007, s3: 4008 };
+const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqs: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0, s3: 0 };
 
 async function main(): Promise<void> {
   const startedAt = performance.now();

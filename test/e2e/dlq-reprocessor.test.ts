@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../local/emulators/poll';
-import { ROBOT_QUEUE_MAX_RECEIVE_COUNT } from '../../local/emulators/sqs-s3';
+import { ROBOT_QUEUE_MAX_RECEIVE_COUNT } from '../../local/emulators/sqs';
 import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { startStackProcess, type StackProcess } from '../support/stack-process';

@@ -12,12 +12,10 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { JOBS_TABLE } from '../../core/table-schema';
 import { ensureJobsTable, startLocalDynamoDb } from '../../local/emulators/dynamodb';
-import { ensureArtifactsBucket, ensureRobotQueue, startLocalSqsS3 } from '../../local/emulators/sqs-s3';
+import { ensureRobotQueue, startLocalSqs } from '../../local/emulators/sqs';
 import { createLocalJwtVerifier, ensureUserPool, startLocalCognito, type LocalUser } from '../../local/emulators/cognito';
 import { pollUntil } from '../../local/emulators/poll';
 
@@ -89,19 +87,16 @@ describe('dynalite', () => {
   });
 });
 
-describe('fauxqs (SQS + S3)', () => {
-  let emulator: Awaited<ReturnType<typeof startLocalSqsS3>>;
+describe('fauxqs (SQS)', () => {
+  let emulator: Awaited<ReturnType<typeof startLocalSqs>>;
   let sqs: SQSClient;
-  let s3: S3Client;
 
   beforeAll(async () => {
-    emulator = await startLocalSqsS3();
+    emulator = await startLocalSqs();
     sqs = new SQSClient(clientConfig(emulator.endpoint));
-    s3 = new S3Client({ ...clientConfig(emulator.endpoint), forcePathStyle: true });
   });
   afterAll(async () => {
     sqs.destroy();
-    s3.destroy();
     await emulator.close();
   });
 
@@ -137,17 +132,6 @@ describe('fauxqs (SQS + S3)', () => {
       vi.unstubAllEnvs();
       envClient.destroy();
     }
-  });
-
-  it('serves presigned GET URLs with path-style addressing', async () => {
-    await ensureArtifactsBucket(s3, 'artifacts');
-    await ensureArtifactsBucket(s3, 'artifacts');
-    await s3.send(new PutObjectCommand({ Bucket: 'artifacts', Key: 'job-1/report.pdf', Body: 'pdf bytes' }));
-    const url = await getSignedUrl(s3, new GetObjectCommand({ Bucket: 'artifacts', Key: 'job-1/report.pdf' }), { expiresIn: 60 });
-    expect(url.startsWith(`${emulator.endpoint}/artifacts/job-1/report.pdf?`)).toBe(true);
-    const response = await fetch(url);
-    expect(response.status).toBe(200);
-    expect(await response.text()).toBe('pdf bytes');
   });
 });
 

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { buildJobWorkflowDefinition } from '../../core/workflow-definition';
 import { RobotErrorName, type FailInput, type FinalizeInput, type RobotTaskMessage } from '../../core/workflow-contract';
-import { ensureRobotQueue, startLocalSqsS3 } from '../../local/emulators/sqs-s3';
+import { ensureRobotQueue, startLocalSqs } from '../../local/emulators/sqs';
 import { startLocalStepFunctions } from '../../local/emulators/step-functions';
 import { pollUntil } from '../../local/emulators/poll';
 
@@ -31,7 +31,7 @@ const FAIL_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fail-job';
 const NOTIFY_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:notify-webhook';
 
 describe('local Step Functions running the job workflow', () => {
-  let sqsS3: Awaited<ReturnType<typeof startLocalSqsS3>>;
+  let sqsEmulator: Awaited<ReturnType<typeof startLocalSqs>>;
   let stepFunctions: Awaited<ReturnType<typeof startLocalStepFunctions>>;
   let sqs: SQSClient;
   let sfn: SFNClient;
@@ -40,8 +40,8 @@ describe('local Step Functions running the job workflow', () => {
   const failed: FailInput[] = [];
 
   beforeAll(async () => {
-    sqsS3 = await startLocalSqsS3();
-    sqs = new SQSClient(clientConfig(sqsS3.endpoint));
+    sqsEmulator = await startLocalSqs();
+    sqs = new SQSClient(clientConfig(sqsEmulator.endpoint));
     ({ queueUrl } = await ensureRobotQueue(sqs, 'robot'));
     const definition = buildJobWorkflowDefinition({
       queueUrl,
@@ -75,7 +75,7 @@ describe('local Step Functions running the job workflow', () => {
     sfn.destroy();
     sqs.destroy();
     await stepFunctions.close();
-    await sqsS3.close();
+    await sqsEmulator.close();
   });
 
   async function startJob(jobId: string): Promise<string> {
@@ -180,8 +180,8 @@ describe('local Step Functions running the job workflow', () => {
 describe('closing the local Step Functions', () => {
   it('leaves no timers behind while a task is still waiting for its token', async () => {
     const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
-    const sqsS3 = await startLocalSqsS3();
-    const sqs = new SQSClient(clientConfig(sqsS3.endpoint));
+    const sqsEmulator = await startLocalSqs();
+    const sqs = new SQSClient(clientConfig(sqsEmulator.endpoint));
     const { queueUrl } = await ensureRobotQueue(sqs, 'robot');
     const timersBefore = timers();
     const stepFunctions = await startLocalStepFunctions({
@@ -211,6 +211,6 @@ describe('closing the local Step Functions', () => {
     // At most the timers from before: unrelated ones (e.g. the SDK's) may have ended meanwhile.
     expect(timers()).toBeLessThanOrEqual(timersBefore);
     sqs.destroy();
-    await sqsS3.close();
+    await sqsEmulator.close();
   });
 });

@@ -15,10 +15,14 @@ export interface StackProcess {
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
-/** Starts the real local stack exactly as `npm start` does (own process, fresh data, any free ports). */
-export async function startStackProcess({ args = [], env = {} }: { args?: string[]; env?: Record<string, string> } = {}): Promise<StackProcess> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'roboport-e2e-'));
-  const stack = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['local/start.ts', '--fresh', '--data-dir', dataDir, '--ports', 'auto', ...args], {
+/**
+ * Starts the real local stack exactly as `npm start` does (own process, any free ports), on fresh data
+ * removed on stop, or on the data a previous stack left in `dataDir` (kept on stop, as after Ctrl-C).
+ */
+export async function startStackProcess({ args = [], env = {}, dataDir: keptDataDir }: { args?: string[]; env?: Record<string, string>; dataDir?: string } = {}): Promise<StackProcess> {
+  const dataDir = keptDataDir ?? mkdtempSync(path.join(tmpdir(), 'roboport-e2e-'));
+  const dataArgs = keptDataDir ? ['--data-dir', dataDir] : ['--fresh', '--data-dir', dataDir];
+  const stack = spawn(path.join(repoRoot, 'node_modules/.bin/tsx'), ['local/start.ts', ...dataArgs, '--ports', 'auto', ...args], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -35,7 +39,7 @@ export async function startStackProcess({ args = [], env = {} }: { args?: string
       await exited;
       clearTimeout(killTimer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!keptDataDir) rmSync(dataDir, { recursive: true, force: true });
   };
   const outputsFile = path.join(dataDir, 'outputs.json');
   const deadline = Date.now() + 90_000;

@@ -1,20 +1,19 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { buildApp } from 'fauxqs';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { BucketAlreadyOwnedByYou, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { LOOPBACK_HOST } from './http-server';
 
-export interface LocalSqsS3 {
-  /** One endpoint serves both SQS (AWS JSON protocol) and S3 (REST, path-style). */
+export interface LocalSqs {
+  /** SQS over the AWS JSON protocol. */
   endpoint: string;
   close(): Promise<void>;
 }
 
 /**
- * Starts fauxqs in-process on 127.0.0.1 (its startFauxqs() would bind 0.0.0.0).
- * fauxqs keeps everything in memory: queues, messages, buckets and objects are gone after close().
+ * Starts fauxqs in-process on 127.0.0.1 (its startFauxqs() would bind 0.0.0.0) for SQS; S3 is s3rver
+ * (./s3.ts). fauxqs keeps everything in memory: queues and messages are gone after close().
  */
-export async function startLocalSqsS3({ port = 0 }: { port?: number } = {}): Promise<LocalSqsS3> {
+export async function startLocalSqs({ port = 0 }: { port?: number } = {}): Promise<LocalSqs> {
   const app = buildApp({ logger: false });
   presentQueueUrlsOnLoopback(app);
   const endpoint = await app.listen({ port, host: LOOPBACK_HOST });
@@ -92,13 +91,4 @@ async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   if (!Attributes?.QueueArn) throw new Error(`GetQueueAttributes ${queueUrl} returned no QueueArn`);
   return Attributes.QueueArn;
-}
-
-/** Creates the artifacts bucket unless this account already has it. */
-export async function ensureArtifactsBucket(s3: S3Client, bucketName: string): Promise<void> {
-  try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucketName }));
-  } catch (error) {
-    if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
-  }
 }
