@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -14,7 +14,8 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
 import { workerHeartbeatSeconds } from '../core/workflow-contract';
-import { acknowledge, wildcardResourceFinding } from './nag';
+import { acknowledge } from './nag';
+import { grantRobotRuntimeAccess } from './robot-runtime-access';
 
 export interface RobotFleetProps {
   /** Repository root: the Docker build context of containers/robot/Dockerfile. */
@@ -198,34 +199,10 @@ export class RobotFleet extends Construct {
     this.scaleWithJobs(props);
   }
 
-  /** Least privilege: consume the robot queue, report to the workflow, write jobs and artifacts. */
+  /** Least privilege: consume the robot queue, plus what every robot runtime may do. */
   private grantWorkerAccess(taskRole: iam.IRole, props: RobotFleetProps): void {
     props.robotQueue.grantConsumeMessages(taskRole);
-    props.jobsTable.grantReadWriteData(taskRole);
-    props.itemsTable.grantReadWriteData(taskRole);
-    props.leasesTable.grantReadWriteData(taskRole);
-    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [props.artifactsBucket.arnForObjects('*')] }));
-    // Robot secrets only (portal credentials), by name prefix; the ARN ends in a random suffix.
-    const robotSecrets = Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${props.robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [robotSecrets] }));
-    props.artifactsBucket.encryptionKey?.grant(taskRole, 'kms:GenerateDataKey', 'kms:Decrypt');
-    acknowledge(
-      taskRole.node.findChild('DefaultPolicy'),
-      wildcardResourceFinding(taskRole, robotSecrets),
-      'Robots read portal credentials by name under the stage prefix; Secrets Manager appends a random suffix to every ARN, so the prefix needs a wildcard.',
-    );
-    taskRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
-        // IAM does not scope task-token calls to a resource: these actions only accept "*".
-        resources: ['*'],
-      }),
-    );
-    acknowledge(
-      taskRole.node.findChild('DefaultPolicy'),
-      wildcardResourceFinding(taskRole, props.artifactsBucket.arnForObjects('*')),
-      'Artifacts are keyed by job id, unknown at deploy time; the worker may only put objects, never read or delete them.',
-    );
+    grantRobotRuntimeAccess(taskRole, props);
   }
 
   /**

@@ -15,7 +15,7 @@ export interface RobotRuntimeResources {
 }
 
 /**
- * Least privilege for a robot runtime (the DLQ reprocessor; the worker fleet grants the same):
+ * Least privilege for a robot runtime (the worker fleet's tasks and the DLQ reprocessor):
  * jobs, items and portal slots read/write, artifacts put-only, robot secrets by prefix, and the
  * task-token reports to the workflow.
  */

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../core/env-names';
-import { API_ROUTES, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
+import { API_ROUTES, DLQ_REPROCESSOR, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
 
 /**
  * Every Lambda is bundled the way lib/roboport-function.ts bundles it (ESM, node22, require banner)
@@ -13,7 +12,11 @@ import { API_ROUTES, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../funct
  * function that only needs robot schemas, fails here instead of in AWS.
  */
 const repoRoot = path.resolve(import.meta.dirname, '../..');
-const outDir = mkdtempSync(path.join(tmpdir(), 'roboport-bundles-'));
+// Under node_modules/.cache, so that packages left outside a bundle resolve as from the function's own node_modules.
+mkdirSync(path.join(repoRoot, 'node_modules/.cache'), { recursive: true });
+const outDir = mkdtempSync(path.join(repoRoot, 'node_modules/.cache/roboport-bundles-'));
+/** The DLQ reprocessor ships the browser packages beside its bundle (lib/dlq-reprocessor.ts nodeModules). */
+const BROWSER_PACKAGES = ['@sparticuz/chromium', 'playwright-core'];
 const entries = [...API_ROUTES.map((route) => route.entry), ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(SCHEDULER_FUNCTIONS)];
 
 /** Plausible values for every variable infrastructure may set, by the kind of value it holds. */
@@ -31,25 +34,40 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
+async function bundleLikeLambda(entry: string, external: string[] = []) {
+  const outfile = path.join(outDir, `${entry.replace(/[/.]/g, '_')}.mjs`);
+  const result = await build({
+    entryPoints: [path.join(repoRoot, entry)],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    external,
+    metafile: true,
+    logLevel: 'silent',
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  });
+  const module = (await import(pathToFileURL(outfile).href)) as { handler?: unknown };
+  return { inputs: Object.keys(result.metafile.inputs), handler: module.handler };
+}
+
+const bundled = (inputs: string[], packages: string[]) => inputs.filter((input) => packages.some((name) => input.includes(`node_modules/${name}/`)));
+
 describe('Lambda bundles', () => {
   it.each(entries)('%s bundles without the browser and loads at cold start', async (entry) => {
-    const outfile = path.join(outDir, `${entry.replace(/[/.]/g, '_')}.mjs`);
-    const result = await build({
-      entryPoints: [path.join(repoRoot, entry)],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      metafile: true,
-      logLevel: 'silent',
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    });
+    const { inputs, handler } = await bundleLikeLambda(entry);
 
-    const inputs = Object.keys(result.metafile.inputs);
-    expect(inputs.filter((input) => input.includes('node_modules/playwright-core'))).toEqual([]);
-    const module = (await import(pathToFileURL(outfile).href)) as { handler?: unknown };
-    expect(typeof module.handler).toBe('function');
+    expect(bundled(inputs, ['playwright-core'])).toEqual([]);
+    expect(typeof handler).toBe('function');
+  });
+
+  it('the DLQ reprocessor carries the robot runtime, leaves the browser packages beside it and loads', async () => {
+    const { inputs, handler } = await bundleLikeLambda(DLQ_REPROCESSOR.entry, BROWSER_PACKAGES);
+
+    expect(bundled(inputs, BROWSER_PACKAGES)).toEqual([]);
+    expect(inputs.some((input) => input.includes('containers/robot/src/robot-runtime.ts'))).toBe(true);
+    expect(typeof handler).toBe('function');
   });
 });
