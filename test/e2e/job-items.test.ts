@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
+import { pollUntil } from '../../local/emulators/poll';
 
 const outputs = inject('outputs');
 const client = new LocalClient(outputs);
@@ -63,12 +64,13 @@ describe('work items, retry of failed items, and item counts in the webhook', ()
   });
 
   it('counts the items in the webhook payload', async () => {
-    const deadline = Date.now() + 30_000;
-    let deliveries: Array<{ body: string }> = [];
-    while (deliveries.length === 0 && Date.now() < deadline) {
-      deliveries = ((await (await fetch(`${outputs.SandboxUrl}/webhook-inbox/${inbox}`)).json()) as { deliveries: Array<{ body: string }> }).deliveries;
-      if (deliveries.length === 0) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const deliveries = await pollUntil(
+      async () => {
+        const inboxed = ((await (await fetch(`${outputs.SandboxUrl}/webhook-inbox/${inbox}`)).json()) as { deliveries: Array<{ body: string }> }).deliveries;
+        return inboxed.length ? inboxed : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, description: 'the webhook delivery' },
+    );
     expect(JSON.parse(deliveries[0]!.body)).toMatchObject({ jobId, status: 'PARTIAL', itemCounts: { succeeded: 2, failed: 1 } });
   });
 

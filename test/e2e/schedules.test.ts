@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
+import { pollUntil } from '../../local/emulators/poll';
 
 const outputs = inject('outputs');
 const client = new LocalClient(outputs);
@@ -37,14 +38,13 @@ describe('schedules on the local stack', () => {
     expect(created.body).not.toHaveProperty('owner');
 
     // The local scheduler fires a rate schedule at creation, like EventBridge Scheduler without StartDate.
-    const deadline = Date.now() + 30_000;
-    let scheduledJob: any;
-    while (!scheduledJob && Date.now() < deadline) {
-      const jobs = (await client.api('GET', '/jobs?limit=100', { token: alice })).body.jobs;
-      scheduledJob = jobs.find((job: { input: { url: string } }) => job.input.url === body.input.url);
-      if (!scheduledJob) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    expect(scheduledJob, 'a job submitted by the schedule').toBeDefined();
+    const scheduledJob = await pollUntil(
+      async () => {
+        const jobs = (await client.api('GET', '/jobs?limit=100', { token: alice })).body.jobs;
+        return jobs.find((job: { input: { url: string } }) => job.input.url === body.input.url) as { jobId: string } | undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, description: 'a job submitted by the schedule' },
+    );
     const job = await client.waitForJob(alice, scheduledJob.jobId, isTerminal);
     expect(job.status).toBe('SUCCEEDED');
 

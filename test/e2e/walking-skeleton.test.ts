@@ -3,6 +3,7 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
+import { pollUntil } from '../../local/emulators/poll';
 
 const outputs = inject('outputs');
 const client = new LocalClient(outputs);
@@ -136,11 +137,11 @@ describe('walking skeleton on the local stack', () => {
 async function waitForExecutionEnd(jobId: string): Promise<string> {
   const sfn = new SFNClient({ region: outputs.Region, endpoint: outputs.StepFunctionsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const executionArn = `${outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-    if (status && status !== 'RUNNING') return status;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`execution for ${jobId} still running after 60 s`);
+  return pollUntil(
+    async () => {
+      const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      return status && status !== 'RUNNING' ? status : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, description: `the execution of job ${jobId} to end` },
+  );
 }

@@ -3,6 +3,7 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
+import { pollUntil } from '../../local/emulators/poll';
 
 const outputs = inject('outputs');
 const client = new LocalClient(outputs);
@@ -24,14 +25,13 @@ const inboxUrl = (id: string, query = '') => `${outputs.SandboxUrl}/webhook-inbo
 
 /** Polls the sandbox inbox until `done` holds. */
 async function waitForDeliveries(id: string, done: (deliveries: Delivery[]) => boolean, timeoutMs = 30_000): Promise<Delivery[]> {
-  const deadline = Date.now() + timeoutMs;
-  let deliveries: Delivery[] = [];
-  while (Date.now() < deadline) {
-    deliveries = ((await (await fetch(inboxUrl(id))).json()) as { deliveries: Delivery[] }).deliveries;
-    if (done(deliveries)) return deliveries;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`inbox ${id} did not get the expected deliveries in ${timeoutMs} ms: ${JSON.stringify(deliveries)}`);
+  return pollUntil(
+    async () => {
+      const deliveries = ((await (await fetch(inboxUrl(id))).json()) as { deliveries: Delivery[] }).deliveries;
+      return done(deliveries) ? deliveries : undefined;
+    },
+    { timeoutMs, intervalMs: 200, description: `the expected deliveries in inbox ${id}` },
+  );
 }
 
 /**

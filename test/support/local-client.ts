@@ -6,6 +6,7 @@ import {
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
 import type { LocalOutputs } from '../../local/stack';
+import { pollUntil } from '../../local/emulators/poll';
 
 /** A client of the running local stack: Cognito sign-in and JSON calls to the API. */
 export class LocalClient {
@@ -62,14 +63,14 @@ export class LocalClient {
 
   /** Polls the job until `done` holds, within a bounded time. */
   async waitForJob(token: string, jobId: string, done: (job: any) => boolean, timeoutMs = 60_000): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
     let last: any;
-    while (Date.now() < deadline) {
+    const check = async () => {
       last = (await this.api('GET', `/jobs/${jobId}`, { token })).body;
-      if (done(last)) return last;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`job ${jobId} did not reach the expected state in ${timeoutMs} ms; last seen: ${JSON.stringify(last)}`);
+      return done(last) ? last : undefined;
+    };
+    return pollUntil(check, { timeoutMs, intervalMs: 200, description: `job ${jobId}` }).catch((error: Error) => {
+      throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}`);
+    });
   }
 }
 
