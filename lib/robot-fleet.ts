@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -14,7 +14,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
 import { workerHeartbeatSeconds } from '../core/workflow-contract';
-import { acknowledge } from './nag';
+import { acknowledge, wildcardResourceFinding } from './nag';
 import { grantRobotRuntimeAccess } from './robot-runtime-access';
 
 export interface RobotFleetProps {
@@ -203,6 +203,14 @@ export class RobotFleet extends Construct {
   private grantWorkerAccess(taskRole: iam.IRole, props: RobotFleetProps): void {
     props.robotQueue.grantConsumeMessages(taskRole);
     grantRobotRuntimeAccess(taskRole, props);
+    // Scale-in protection while jobs run (containers/robot/src/scale-in-protection.ts): tasks of this cluster only.
+    const clusterTasks = Stack.of(this).formatArn({ service: 'ecs', resource: 'task', resourceName: `${this.cluster.clusterName}/*` });
+    taskRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'], resources: [clusterTasks] }));
+    acknowledge(
+      taskRole.node.findChild('DefaultPolicy'),
+      wildcardResourceFinding(taskRole, clusterTasks),
+      'A task protects itself and its id is only known at run time; the wildcard stays inside this cluster and allows only task protection.',
+    );
   }
 
   /**

@@ -151,6 +151,15 @@ describe('RobotFleet', () => {
     expect(actions).not.toContain('sqs:SendMessage');
   });
 
+  it('lets a task protect itself from scale-in, within its own cluster only', () => {
+    const protection = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('ecs:UpdateTaskProtection'));
+    expect(protection).toHaveLength(1);
+    const resource = JSON.stringify(protection[0]!.Resource);
+    expect(resource).toContain(':task/');
+    expect(resource).toContain(logicalIdOf(fleet.cluster));
+    expect(allowedActionsOf(template, fleet.taskDefinition.taskRole).filter((a) => a.startsWith('ecs:')).sort()).toEqual(['ecs:GetTaskProtection', 'ecs:UpdateTaskProtection']);
+  });
+
   it('lets the task read robot secrets under its prefix only, and write item checkpoints and portal slots', () => {
     const reads = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(reads.flatMap((s) => [s.Resource].flat()))).toContain(':secret:roboport/prod/robots/*');

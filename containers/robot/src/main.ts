@@ -4,6 +4,7 @@ import { createLogger } from '../../../core/logger';
 import { WorkerBrowser } from './browser';
 import { loadWorkerConfig } from './config';
 import { runtimeDepsFromConfig } from './runtime-deps';
+import { ecsScaleInProtection } from './scale-in-protection';
 import { startWorker } from './worker';
 
 /**
@@ -25,6 +26,8 @@ const worker = startWorker({
   sfn: new SFNClient({}),
   queueUrl: config.queueUrl,
   concurrency: config.concurrency,
+  // Injected by the ECS agent into every task; absent locally.
+  protection: ecsScaleInProtection(process.env.ECS_AGENT_URI, log),
 });
 
 let stopping = false;

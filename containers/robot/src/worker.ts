@@ -1,10 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { handleMessage, invisibleSeconds, type MessageDeps } from './handle-message';
+import type { ScaleInProtection } from './scale-in-protection';
 
 export interface WorkerDeps extends MessageDeps {
   /** Jobs run at once; the poll asks SQS for at most the free slots. */
   concurrency: number;
+  /** Told how many jobs run, so that autoscaling never stops a busy task. */
+  protection?: ScaleInProtection;
 }
 
 export interface RunningWorker {
@@ -30,8 +33,12 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const pollingStopped = new Promise<void>((resolve) => polling.signal.addEventListener('abort', () => resolve(), { once: true }));
 
   const run = (message: Message) => {
-    const job = handleMessage(message, deps, { draining: draining.signal, stopping: stopping.signal }).finally(() => running.delete(job));
+    const job = handleMessage(message, deps, { draining: draining.signal, stopping: stopping.signal }).finally(() => {
+      running.delete(job);
+      deps.protection?.update(running.size);
+    });
     running.add(job);
+    deps.protection?.update(running.size);
   };
 
   const loop = async () => {
