@@ -40,17 +40,18 @@ async function handle(request: IncomingMessage, targetPrefix: string, actions: R
   if (request.method !== 'POST' || !action) {
     throw new AwsApiError('UnknownOperationException', `Unknown operation ${request.method} ${target}`);
   }
-  return action(await readJson(request));
+  return action(await readJsonBody(request, () => new AwsApiError('SerializationException', 'Request body is not JSON')));
 }
 
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+/** A request's JSON object body ({} when empty); `malformed` makes the error the protocol expects. */
+export async function readJsonBody(request: IncomingMessage, malformed: () => Error): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return text ? (JSON.parse(text) as Record<string, unknown>) : {};
   } catch {
-    throw new AwsApiError('SerializationException', 'Request body is not JSON');
+    throw malformed();
   }
 }
 

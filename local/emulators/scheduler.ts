@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import path from 'node:path';
 import { isSupportedTimeZone, nextRunAt, parseScheduleExpression, type ScheduleExpression } from '../../core/schedule-expression';
 import { closeServer, listenOnLoopback } from './http-server';
+import { readJsonBody } from './aws-json-server';
 
 /** A Lambda target: called with the schedule's Input, parsed as JSON, like an asynchronous invoke. */
 export type ScheduleTarget = (payload: unknown) => Promise<unknown>;
@@ -202,7 +203,7 @@ async function route(request: IncomingMessage, actions: SchedulerActions): Promi
   const groupName = url.searchParams.get('groupName') ?? 'default';
   switch (request.method) {
     case 'POST':
-      return actions.create(name, await readJson(request));
+      return actions.create(name, await readJsonBody(request, () => new SchedulerApiError('ValidationException', 400, 'Request body is not JSON')));
     case 'GET':
       return actions.get(name, groupName);
     case 'DELETE':
@@ -240,16 +241,6 @@ function validCreateRequest(name: string, groupName: string, body: Record<string
   };
 }
 
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    throw new SchedulerApiError('ValidationException', 400, 'Request body is not JSON');
-  }
-}
 
 /** restJson1 errors: the type in x-amzn-errortype, the message in the body. */
 function respond(response: ServerResponse, statusCode: number, body: object, errorType?: string): void {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pollUntil } from '../../local/emulators/poll';
 import { LOCAL_USERS } from '../../local/stack';
@@ -76,18 +75,6 @@ const waitForSucceeded = (jobId: string, count: number) =>
     description: `${count} succeeded items of job ${jobId}`,
   });
 
-/** Waits until the job's workflow execution has ended; returns its status. */
-async function waitForExecutionEnd(jobId: string): Promise<string> {
-  const sfn = new SFNClient({ region: outputs.Region, endpoint: outputs.StepFunctionsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const executionArn = `${outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
-  return pollUntil(
-    async () => {
-      const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      return status && status !== 'RUNNING' ? status : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, description: `the execution of job ${jobId} to end` },
-  );
-}
 
 const downloadsOf = (stats: PortalStats, invoiceNumbers: string[]) => invoiceNumbers.map((invoice) => stats.downloads[invoice] ?? 0);
 
@@ -166,7 +153,7 @@ describe('freight-pod-download on the local stack', () => {
     const cancelled = await client.api('POST', `/jobs/${jobId}/cancel`, { token: alice });
     expect(cancelled.status).toBe(200);
     // The worker stops at the next item (or heartbeat) and reports back, which ends the execution.
-    expect(await waitForExecutionEnd(jobId)).toBe('FAILED');
+    expect(await client.waitForExecutionEnd(jobId)).toBe('FAILED');
 
     const job = (await client.api('GET', `/jobs/${jobId}`, { token: alice })).body;
     expect(job.status).toBe('CANCELLED');

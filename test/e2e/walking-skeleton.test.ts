@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
-import { pollUntil } from '../../local/emulators/poll';
 
 const outputs = inject('outputs');
 const client = new LocalClient(outputs);
@@ -113,7 +111,7 @@ describe('walking skeleton on the local stack', () => {
     expect((await client.api('POST', `/jobs/${submitted.body.jobId}/cancel`, { token: alice })).status).toBe(409);
 
     // The worker notices at its next heartbeat and reports back; the job must not change.
-    const execution = await waitForExecutionEnd(submitted.body.jobId);
+    const execution = await client.waitForExecutionEnd(submitted.body.jobId);
     expect(execution).toBeDefined();
     const job = (await client.api('GET', `/jobs/${submitted.body.jobId}`, { token: alice })).body;
     expect(job.status).toBe('CANCELLED');
@@ -133,15 +131,3 @@ describe('walking skeleton on the local stack', () => {
   });
 });
 
-/** Waits until the job's workflow execution has ended (DescribeExecution on the local endpoint). */
-async function waitForExecutionEnd(jobId: string): Promise<string> {
-  const sfn = new SFNClient({ region: outputs.Region, endpoint: outputs.StepFunctionsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  const executionArn = `${outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
-  return pollUntil(
-    async () => {
-      const { status } = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      return status && status !== 'RUNNING' ? status : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 200, description: `the execution of job ${jobId} to end` },
-  );
-}

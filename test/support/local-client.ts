@@ -5,19 +5,19 @@ import {
   InitiateAuthCommand,
   UsernameExistsException,
 } from '@aws-sdk/client-cognito-identity-provider';
-import type { LocalOutputs } from '../../local/stack';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { pollUntil } from '../../local/emulators/poll';
+import type { LocalOutputs } from '../../local/stack';
 
 /** A client of the running local stack: Cognito sign-in and JSON calls to the API. */
 export class LocalClient {
   private readonly cognito: CognitoIdentityProviderClient;
+  private readonly sfn: SFNClient;
 
   constructor(readonly outputs: LocalOutputs) {
-    this.cognito = new CognitoIdentityProviderClient({
-      region: outputs.Region,
-      endpoint: outputs.CognitoEndpoint,
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    const local = { region: outputs.Region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+    this.cognito = new CognitoIdentityProviderClient({ ...local, endpoint: outputs.CognitoEndpoint });
+    this.sfn = new SFNClient({ ...local, endpoint: outputs.StepFunctionsEndpoint });
   }
 
   async signIn(username: string, password: string): Promise<string> {
@@ -59,6 +59,18 @@ export class LocalClient {
     form.append('file', new Blob([new Uint8Array(options.file.bytes)]), options.file.filename);
     const response = await fetch(`${this.outputs.ApiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${options.token}`, ...options.headers }, body: form });
     return parsed(response);
+  }
+
+  /** Waits until the job's workflow execution has ended (DescribeExecution on the local endpoint); returns its status. */
+  async waitForExecutionEnd(jobId: string): Promise<string> {
+    const executionArn = `${this.outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${jobId}`;
+    return pollUntil(
+      async () => {
+        const { status } = await this.sfn.send(new DescribeExecutionCommand({ executionArn }));
+        return status && status !== 'RUNNING' ? status : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, description: `the execution of job ${jobId} to end` },
+    );
   }
 
   /** Polls the job until `done` holds, within a bounded time. */
