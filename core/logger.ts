@@ -1,6 +1,9 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+
 /**
- * Structured JSON logs, one line per event. Values of keys that look secret are masked, and
- * so is any registered secret value wherever it appears.
+ * Structured JSON logs through Powertools (the same format and log level settings as the Lambdas),
+ * one line per event. Values of keys that look secret are masked, and so is every registered
+ * secret value wherever it appears, before Powertools sees the line.
  */
 export type LogFields = Record<string, unknown>;
 
@@ -15,6 +18,10 @@ export interface Logger {
 const SECRET_KEY = /pass(word)?|secret|token|authorization|cookie|credential/i;
 const MASK = '***';
 
+/** One Powertools logger per process; service name and level from POWERTOOLS_* variables. */
+let processLogger: PowertoolsLogger | undefined;
+const powertools = () => (processLogger ??= new PowertoolsLogger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'roboport' }));
+
 export function createLogger(base: LogFields = {}, secrets: Set<string> = new Set()): Logger {
   return loggerMasking(base, [secrets]);
 }
@@ -22,9 +29,9 @@ export function createLogger(base: LogFields = {}, secrets: Set<string> = new Se
 /** Secret sets are shared, not copied: a value registered after the logger was made is masked too. */
 function loggerMasking(base: LogFields, secretSets: readonly Set<string>[]): Logger {
   const write = (level: 'info' | 'warn' | 'error', message: string, fields?: LogFields) => {
-    let line = JSON.stringify({ level, time: new Date().toISOString(), message, ...base, ...redact(fields) });
-    for (const secrets of secretSets) line = maskSecretValues(line, secrets);
-    (level === 'info' ? process.stdout : process.stderr).write(`${line}\n`);
+    // A JSON round trip first, so that masking sees exactly the strings that will be printed.
+    const attributes = JSON.parse(JSON.stringify({ ...base, ...redact(fields) })) as LogFields;
+    powertools()[level](maskText(message, secretSets), maskDeep(attributes, secretSets) as LogFields);
   };
   return {
     info: (message, fields) => write('info', message, fields),
@@ -41,9 +48,16 @@ function redact(fields: LogFields | undefined): LogFields {
   );
 }
 
-function maskSecretValues(line: string, secrets: Set<string>): string {
-  let masked = line;
-  for (const secret of secrets) if (secret.length >= 4) masked = masked.split(secret).join(MASK);
+function maskDeep(value: unknown, secretSets: readonly Set<string>[]): unknown {
+  if (typeof value === 'string') return maskText(value, secretSets);
+  if (Array.isArray(value)) return value.map((entry) => maskDeep(entry, secretSets));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, maskDeep(entry, secretSets)]));
+  return value;
+}
+
+function maskText(text: string, secretSets: readonly Set<string>[]): string {
+  let masked = text;
+  for (const secrets of secretSets) for (const secret of secrets) if (secret.length >= 4) masked = masked.split(secret).join(MASK);
   return masked;
 }
 

@@ -160,9 +160,12 @@ export class RobotFleet extends Construct {
         [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
         [ENV.portalMaxSessions]: String(props.portalMaxSessions),
         [ENV.workerConcurrency]: String(props.workerConcurrency),
-        // Three chances to heartbeat before the workflow fails the attempt.
+        // Six beats per workflow heartbeat window: a crashed worker's job survives (core/workflow-contract.ts).
         [ENV.workerHeartbeatSeconds]: String(workerHeartbeatSeconds(props.heartbeatSeconds)),
         [ENV.logLevel]: props.logLevel,
+        // Powertools logs (core/logger.ts), in the same format and levels as the Lambdas'.
+        POWERTOOLS_SERVICE_NAME: 'roboport-worker',
+        POWERTOOLS_LOG_LEVEL: props.logLevel.toUpperCase(),
         ...(props.egressAllowHosts.length > 0 ? { [ENV.egressAllowHosts]: props.egressAllowHosts.join(',') } : {}),
       },
       // Fargate's maximum, and Spot's warning time: the worker hands back its jobs after SIGTERM.

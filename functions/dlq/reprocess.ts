@@ -19,7 +19,7 @@ const config = loadRuntimeConfig();
 const browser = new WorkerBrowser(config.chromiumPath ? { executablePath: config.chromiumPath } : {});
 const deps = {
   ...runtimeDepsFromConfig(config, {
-    log: createLogger({ service: 'dlq-reprocessor' }),
+    log: createLogger({ component: 'dlq-reprocessor' }),
     sessions: browser,
     // A portal slot must come well within the invocation: the deadline drains the attempt anyway.
     leaseWaitMs: 2 * 60_000,

@@ -17,7 +17,7 @@ const DRAIN_DEADLINE_MS = 90_000;
 /** A job waits this long for a free portal slot before its attempt fails (and is retried later). */
 const PORTAL_SLOT_WAIT_MS = 10 * 60_000;
 
-const log = createLogger({ service: 'robot-worker' });
+const log = createLogger({ component: 'robot-worker' });
 const config = loadWorkerConfig();
 const browser = new WorkerBrowser(config.chromiumPath ? { executablePath: config.chromiumPath } : {});
 const worker = startWorker({
