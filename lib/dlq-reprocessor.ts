@@ -18,6 +18,8 @@ export interface DlqReprocessorProps {
   readonly jobsTable: ITableV2;
   readonly itemsTable: ITableV2;
   readonly leasesTable: ITableV2;
+  /** Owners' webhook secrets: a job settled here is announced from here. */
+  readonly accountsTable: ITableV2;
   readonly artifactsBucket: IBucket;
   readonly robotSecretsPrefix: string;
   /** Sessions all robot runtimes together open against one portal host. */
@@ -60,7 +62,8 @@ export class DlqReprocessor extends Construct {
       nodeModules: ['@sparticuz/chromium', 'playwright-core'],
     })
       .useJobsTable(props.jobsTable, 'readWrite')
-      .useItemsTable(props.itemsTable, 'readWrite');
+      .useItemsTable(props.itemsTable, 'readWrite')
+      .useAccountsTable(props.accountsTable);
     grantRobotRuntimeAccess(this.function.role!, props);
     const environment: Record<string, string> = {
       [ENV.leasesTable]: props.leasesTable.tableName,

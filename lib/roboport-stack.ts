@@ -89,6 +89,7 @@ export class RoboportStack extends Stack {
       jobsTable: data.jobsTable,
       itemsTable: data.itemsTable,
       leasesTable: data.leasesTable,
+      accountsTable: data.accountsTable,
       artifactsBucket: data.artifactsBucket,
       robotSecretsPrefix,
       portalMaxSessions: PORTAL_MAX_SESSIONS,

@@ -1,8 +1,10 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isTerminal } from '../../core/job';
 import { settleFailure, settleSuccess } from '../../core/jobs';
+import { deliverJobWebhook, WebhookDeliveryFailed, type WebhookDeliveryDeps } from '../../core/webhooks';
 import { RobotErrorName } from '../../core/workflow-contract';
 import {
   failureCause,
@@ -29,6 +31,10 @@ export interface LastAttemptDeps extends AttemptDeps {
   sqs: SQSClient;
   /** The queue the records come from: a record stopped at the deadline is made visible again there. */
   deadLetterQueueUrl: string;
+  /** Announces a job settled here directly, since the workflow that would have is gone. */
+  webhooks: WebhookDeliveryDeps;
+  /** Pause between those webhook attempts (the invocation cannot wait hours like the workflow). */
+  webhookRetryDelaysMs: readonly number[];
 }
 
 /** Margins before the end of the invocation: draining lets the current item finish, stopping aborts it. */
@@ -106,7 +112,29 @@ async function settleLastAttempt(verdict: Verdict, task: TaskMessage, record: SQ
       ? await settleSuccess(deps.store, { jobId: task.jobId, result: final.result })
       : await settleFailure(deps.store, { jobId: task.jobId, failure: { Error: final.error, Cause: failureCause(final) } });
   deps.log.info('last-attempt.settled-directly', { status: job.status });
+  if (job.callbackUrl) await announceDirectSettlement(job.jobId, deps);
   return 'done';
+}
+
+/**
+ * The workflow's NotifyWebhook step will not run for a job settled here, so the webhook is sent
+ * from here: a few attempts within the invocation, the outcome recorded on the job either way.
+ */
+async function announceDirectSettlement(jobId: string, deps: LastAttemptDeps): Promise<void> {
+  const maxAttempts = deps.webhookRetryDelaysMs.length + 1;
+  for (const delayMs of [0, ...deps.webhookRetryDelaysMs]) {
+    await sleep(delayMs);
+    try {
+      const delivery = await deliverJobWebhook(deps.webhooks, { jobId, maxAttempts });
+      deps.log.info('last-attempt.webhook', { webhook: delivery?.status ?? 'NONE' });
+      return;
+    } catch (error) {
+      if (!(error instanceof WebhookDeliveryFailed)) {
+        deps.log.warn('last-attempt.webhook-failed', { error });
+        return;
+      }
+    }
+  }
 }
 
 /** Checkpointed: the next delivery resumes the job, at once, since the token's heartbeat timeout runs meanwhile. */

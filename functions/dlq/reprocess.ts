@@ -8,6 +8,7 @@ import { createLogger } from '../../core/logger';
 import { WorkerBrowser } from '../../containers/robot/src/browser';
 import { loadRuntimeConfig } from '../../containers/robot/src/config';
 import { runtimeDepsFromConfig } from '../../containers/robot/src/runtime-deps';
+import { itemStoreFromEnv, jobStoreFromEnv, webhookSecretStoreFromEnv, webhookSenderFromEnv } from '../shared/adapters';
 import { observability, tracer } from '../shared/observability';
 import { reprocessDeadLetters, type DeadlineMargins } from './last-attempt';
 
@@ -27,6 +28,8 @@ const deps = {
   sfn: tracer.captureAWSv3Client(new SFNClient({})),
   sqs: tracer.captureAWSv3Client(new SQSClient({})),
   deadLetterQueueUrl: requireEnv(ENV.robotDeadLetterQueueUrl),
+  webhooks: { jobs: jobStoreFromEnv(), items: itemStoreFromEnv(), secrets: webhookSecretStoreFromEnv(), sender: webhookSenderFromEnv() },
+  webhookRetryDelaysMs: [5_000, 30_000],
 };
 
 /** Drain 2 minutes before the timeout (the current item finishes), abort 30 s before it (close, release, report). */

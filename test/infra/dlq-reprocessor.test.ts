@@ -32,6 +32,7 @@ beforeAll(() => {
     jobsTable: data.jobsTable,
     itemsTable: data.itemsTable,
     leasesTable: data.leasesTable,
+    accountsTable: data.accountsTable,
     artifactsBucket: data.artifactsBucket,
     robotSecretsPrefix: 'roboport/dev/robots/',
     portalMaxSessions: 2,
@@ -72,12 +73,13 @@ describe('DlqReprocessor', () => {
     expect(deadLetterQueue.RedrivePolicy.maxReceiveCount).toBeGreaterThan(robotQueue.RedrivePolicy.maxReceiveCount + 1);
   });
 
-  it('tells the handler where the DLQ, tables and bucket are, and heartbeats three times per workflow heartbeat window', () => {
+  it('tells the handler where the DLQ, tables and bucket are, and heartbeats six times per workflow heartbeat window', () => {
     const variables = functionProperties().Environment.Variables;
     expect(variables[ENV.robotDeadLetterQueueUrl]).toEqual({ Ref: logicalIdOf(workflow.robotDeadLetterQueue) });
-    for (const name of [ENV.jobsTable, ENV.itemsTable, ENV.leasesTable, ENV.artifactsBucket]) expect(variables[name]).toBeDefined();
+    // The accounts table holds the webhook secrets: a job settled here directly is announced from here.
+    for (const name of [ENV.jobsTable, ENV.itemsTable, ENV.leasesTable, ENV.accountsTable, ENV.artifactsBucket]) expect(variables[name]).toBeDefined();
     expect(variables[ENV.robotSecretsPrefix]).toBe('roboport/dev/robots/');
-    expect(Number(variables[ENV.workerHeartbeatSeconds]) * 3).toBeLessThanOrEqual(config.robot.heartbeatSeconds);
+    expect(Number(variables[ENV.workerHeartbeatSeconds]) * 6).toBeLessThanOrEqual(config.robot.heartbeatSeconds);
   });
 
   it('may consume the DLQ, use the robot tables, put artifacts, read robot secrets by prefix and report to the workflow', () => {

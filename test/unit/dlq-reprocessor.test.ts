@@ -15,6 +15,8 @@ import { reprocessDeadLetters, type LastAttemptDeps } from '../../functions/dlq/
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
 import { MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
+import type { WebhookSender } from '../../core/webhooks';
+import { MemoryWebhookSecretStore } from '../support/memory-webhook-secrets';
 
 const JOB_ID = '6f1d8c1e-2a4b-4c3d-9e8f-0a1b2c3d4e5f';
 const OTHER_JOB_ID = '7a2e9d2f-3b5c-4d4e-8f90-1b2c3d4e5f60';
@@ -73,8 +75,20 @@ function depsFor(robot: RobotDefinition): LastAttemptDeps {
     egressAllowHosts: [],
     heartbeatSeconds: 20,
     log: memoryLog(),
+    webhooks: { jobs: store, items: new MemoryItemStore(), secrets: new MemoryWebhookSecretStore(), sender: receiver },
+    webhookRetryDelaysMs: [1, 1],
   };
 }
+
+/** The callback receiver: answers each POST with the next status of `answers` (then 200). */
+const posts: string[] = [];
+let answers: number[] = [];
+const receiver: WebhookSender = {
+  post: async (url) => {
+    posts.push(url);
+    return { status: answers.shift() ?? 200 };
+  },
+};
 
 const record = (body: unknown, messageId = 'm-1'): SQSRecord => ({
   messageId,
@@ -98,6 +112,8 @@ const taskGone = () => new TaskTimedOut({ message: 'Task Timed Out', $metadata: 
 beforeEach(() => {
   sqs.reset();
   sfn.reset();
+  posts.length = 0;
+  answers = [];
   s3.reset();
   logLines.length = 0;
   store = new MemoryJobStore();
@@ -142,6 +158,29 @@ describe('DLQ reprocessor', () => {
     expect(sessionsOpened).toBe(1);
     expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(0);
     expect(await store.get(JOB_ID)).toMatchObject({ status: 'SUCCEEDED', attempts: 4, lastAttemptRuntime: 'lambda' });
+  });
+
+  it('announces a job it settled directly, since the workflow that would have is gone', async () => {
+    seedJob({ callbackUrl: 'https://hooks.example.com/roboport' });
+    sfn.on(SendTaskHeartbeatCommand).rejects(taskGone());
+    answers = [500];
+
+    await reprocessDeadLetters([task()], depsFor(succeeds), plentyOfTime, MARGINS);
+
+    expect(posts).toEqual(['https://hooks.example.com/roboport', 'https://hooks.example.com/roboport']);
+    expect((await store.get(JOB_ID))?.webhook).toMatchObject({ status: 'DELIVERED', attempts: 2 });
+  });
+
+  it('records a webhook that still failed after its last attempt, and the job stays settled', async () => {
+    seedJob({ callbackUrl: 'https://hooks.example.com/roboport' });
+    sfn.on(SendTaskHeartbeatCommand).rejects(taskGone());
+    answers = [500, 502, 503];
+
+    const response = await reprocessDeadLetters([task()], depsFor(succeeds), plentyOfTime, MARGINS);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(posts).toHaveLength(3);
+    expect(await store.get(JOB_ID)).toMatchObject({ status: 'SUCCEEDED', webhook: { status: 'FAILED', attempts: 3, lastError: 'receiver answered HTTP 503' } });
   });
 
   it('settles a failure directly when the token is gone at report time, with the error the FailJob step would record', async () => {

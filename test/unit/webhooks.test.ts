@@ -1,6 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
 import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
-import type { WebhookSecrets, WebhookSecretStore } from '../../core/webhook-secrets';
 import { ROTATION_GRACE_SECONDS, rotateWebhookSecret, signingSecrets, toWebhookSecretView, webhookSecretsOf } from '../../core/webhook-secrets';
 import {
   computeSignature,
@@ -15,21 +14,11 @@ import {
 import { WEBHOOK_DELIVERY_FAILED } from '../../core/workflow-contract';
 import { MemoryItemStore, makeItem } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
+import { MemoryWebhookSecretStore } from '../support/memory-webhook-secrets';
 
 const NOW = new Date('2026-11-23T12:00:00.000Z');
 const NOW_SECONDS = NOW.getTime() / 1000;
 
-class MemorySecretStore implements WebhookSecretStore {
-  readonly secrets = new Map<string, WebhookSecrets>();
-  async get(owner: string) {
-    return this.secrets.get(owner);
-  }
-  async put(owner: string, secrets: WebhookSecrets, expectedCurrent?: string) {
-    if (this.secrets.get(owner)?.current !== expectedCurrent) return false;
-    this.secrets.set(owner, secrets);
-    return true;
-  }
-}
 
 describe('webhook signatures', () => {
   it('matches a known-answer vector (computed independently with openssl dgst -sha256 -hmac)', () => {
@@ -61,7 +50,7 @@ describe('webhook signatures', () => {
 
 describe('webhook secrets', () => {
   it('creates 32 random bytes on first use and returns the same secret afterwards', async () => {
-    const store = new MemorySecretStore();
+    const store = new MemoryWebhookSecretStore();
     const first = await webhookSecretsOf(store, 'alice', NOW);
     expect(first.current).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
     expect(await webhookSecretsOf(store, 'alice', NOW)).toEqual(first);
@@ -69,7 +58,7 @@ describe('webhook secrets', () => {
   });
 
   it('rotates: a new secret, the previous one signing too until the grace period ends', async () => {
-    const store = new MemorySecretStore();
+    const store = new MemoryWebhookSecretStore();
     const before = await webhookSecretsOf(store, 'alice', NOW);
     const rotated = await rotateWebhookSecret(store, 'alice', NOW);
     expect(rotated.current).not.toBe(before.current);
@@ -121,7 +110,7 @@ describe('deliverJobWebhook', () => {
       makeItem({ key: '1001', position: 0, status: 'SUCCEEDED' }),
       makeItem({ key: '4040', position: 1, status: 'FAILED', error: { type: 'BUSINESS', code: 'UNKNOWN', message: 'unknown' } }),
     );
-    const secrets = new MemorySecretStore();
+    const secrets = new MemoryWebhookSecretStore();
     const post = vi.fn<WebhookSender['post']>(async () => {
       const answer = answers.shift() ?? { status: 200 };
       if (answer instanceof Error) throw answer;
