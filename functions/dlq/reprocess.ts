@@ -8,7 +8,7 @@ import { createLogger } from '../../core/logger';
 import { WorkerBrowser } from '../../containers/robot/src/browser';
 import { loadRuntimeConfig } from '../../containers/robot/src/config';
 import { runtimeDepsFromConfig } from '../../containers/robot/src/runtime-deps';
-import { itemStoreFromEnv, jobStoreFromEnv, webhookSecretStoreFromEnv, webhookSenderFromEnv } from '../shared/adapters';
+import { webhookSecretStoreFromEnv, webhookSenderFromEnv } from '../shared/adapters';
 import { observability, tracer } from '../shared/observability';
 import { reprocessDeadLetters, type DeadlineMargins } from './last-attempt';
 
@@ -18,17 +18,18 @@ import { reprocessDeadLetters, type DeadlineMargins } from './last-attempt';
  */
 const config = loadRuntimeConfig();
 const browser = new WorkerBrowser(config.chromiumPath ? { executablePath: config.chromiumPath } : {});
+const runtime = runtimeDepsFromConfig(config, {
+  log: createLogger({ component: 'dlq-reprocessor' }),
+  sessions: browser,
+  // A portal slot must come well within the invocation: the deadline drains the attempt anyway.
+  leaseWaitMs: 2 * 60_000,
+});
 const deps = {
-  ...runtimeDepsFromConfig(config, {
-    log: createLogger({ component: 'dlq-reprocessor' }),
-    sessions: browser,
-    // A portal slot must come well within the invocation: the deadline drains the attempt anyway.
-    leaseWaitMs: 2 * 60_000,
-  }),
+  ...runtime,
   sfn: tracer.captureAWSv3Client(new SFNClient({})),
   sqs: tracer.captureAWSv3Client(new SQSClient({})),
   deadLetterQueueUrl: requireEnv(ENV.robotDeadLetterQueueUrl),
-  webhooks: { jobs: jobStoreFromEnv(), items: itemStoreFromEnv(), secrets: webhookSecretStoreFromEnv(), sender: webhookSenderFromEnv() },
+  webhooks: { jobs: runtime.store, items: runtime.items, secrets: webhookSecretStoreFromEnv(), sender: webhookSenderFromEnv() },
   webhookRetryDelaysMs: [5_000, 30_000],
 };
 

@@ -19,8 +19,12 @@ import { tracer } from './observability';
  * once per process and missing configuration fails the cold start, not a request. Endpoints
  * come from the SDK's AWS_ENDPOINT_URL_* variables, which the local stack sets.
  */
+let dynamo: DynamoDBClient | undefined;
+/** One DynamoDB client per process, however many stores a handler uses. */
+const dynamoClient = () => (dynamo ??= tracer.captureAWSv3Client(new DynamoDBClient({})));
+
 export function jobStoreFromEnv(): DynamoJobStore {
-  return new DynamoJobStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays));
+  return new DynamoJobStore(dynamoClient(), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays));
 }
 
 export function artifactLinksFromEnv(): S3ArtifactLinks {
@@ -33,11 +37,11 @@ export function workflowStarterFromEnv(): SfnWorkflowStarter {
 }
 
 export function itemStoreFromEnv(): DynamoItemStore {
-  return new DynamoItemStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.itemsTable));
+  return new DynamoItemStore(dynamoClient(), requireEnv(ENV.itemsTable));
 }
 
 export function webhookSecretStoreFromEnv(): DynamoWebhookSecretStore {
-  return new DynamoWebhookSecretStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.accountsTable));
+  return new DynamoWebhookSecretStore(dynamoClient(), requireEnv(ENV.accountsTable));
 }
 
 /** A receiver gets this long to answer; slower ones count as a failed attempt. */
@@ -48,7 +52,7 @@ export function webhookSenderFromEnv(): HttpWebhookSender {
 }
 
 export function scheduleStoreFromEnv(): DynamoScheduleStore {
-  return new DynamoScheduleStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.schedulesTable));
+  return new DynamoScheduleStore(dynamoClient(), requireEnv(ENV.schedulesTable));
 }
 
 export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {

@@ -1,6 +1,15 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { S3Client } from '@aws-sdk/client-s3';
+import type { Page } from 'playwright-core';
+import { z } from 'zod';
+import type { RobotCatalog } from '../../core/jobs';
+import type { Logger, LogFields } from '../../core/logger';
 import type { PortalLease, PortalLeaseStore } from '../../core/portal-lease';
+import type { RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { SecretSource } from '../../core/secrets';
+import type { JobSessions } from '../../containers/robot/src/browser';
+import type { RuntimeDeps } from '../../containers/robot/src/robot-runtime';
+import { MemoryItemStore } from './memory-item-store';
+import { MemoryJobStore } from './memory-job-store';
 
 /**
  * Small fakes for the robot runtime's ports: the artifact store, secrets and portal slots, with
@@ -69,4 +78,57 @@ export class MemoryPortalLeases implements PortalLeaseStore {
   holders(host: string): string[] {
     return [...this.slots].filter(([key]) => key.startsWith(`${host}#`)).map(([, { holder }]) => holder);
   }
+}
+
+/** A simple robot named test-robot that takes any input and runs `run`. */
+export const robotThat = (run: SimpleRobot['run']): RobotDefinition => ({
+  name: 'test-robot',
+  version: '1',
+  description: 'test',
+  input: z.record(z.string(), z.unknown()),
+  run,
+});
+
+export const catalogOf = (robot: RobotDefinition): RobotCatalog => ({ find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] });
+
+export interface LogLine {
+  event: string;
+  fields?: LogFields;
+}
+
+/** A logger that records each line (with its children's base fields) into `lines`. */
+export function recordingLogger(lines: LogLine[], base: LogFields = {}): Logger {
+  const record = (event: string, fields?: LogFields) => void lines.push({ event, fields: { ...base, ...fields } });
+  return { info: record, warn: record, error: record, child: (fields) => recordingLogger(lines, { ...base, ...fields }) };
+}
+
+/** Sessions whose page does nothing; `onClose` counts closed sessions where a test cares. */
+export function idleSessions(onOpen: () => void = () => {}, onClose: () => void = () => {}): JobSessions {
+  return {
+    open: async () => {
+      onOpen();
+      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, close: async () => onClose() };
+    },
+  };
+}
+
+/** The robot runtime's dependencies, all in memory with harmless defaults; tests override what they watch. */
+export function fakeRuntimeDeps(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): RuntimeDeps {
+  return {
+    s3: new S3Client({}),
+    artifactsBucket: 'artifacts',
+    store: new MemoryJobStore(),
+    items: new MemoryItemStore(),
+    leases: new MemoryPortalLeases(),
+    secrets: new MemorySecrets({}),
+    secretsPrefix: undefined,
+    portalMaxSessions: 2,
+    leaseTtlSeconds: 60,
+    leaseWaitMs: 1_000,
+    robots: catalogOf(robot),
+    sessions: idleSessions(),
+    egressAllowHosts: [],
+    log: recordingLogger([]),
+    ...overrides,
+  };
 }

@@ -3,18 +3,13 @@ import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessComman
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Page } from 'playwright-core';
-import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Job } from '../../core/job';
-import type { RobotCatalog } from '../../core/jobs';
-import type { Logger } from '../../core/logger';
-import { businessError, technicalError, type RobotDefinition, type SimpleRobot } from '../../core/robot';
-import type { JobSessions } from '../../containers/robot/src/browser';
+import { businessError, technicalError, type RobotDefinition } from '../../core/robot';
 import { reprocessDeadLetters, type LastAttemptDeps } from '../../functions/dlq/last-attempt';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
+import { fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
 import type { WebhookSender } from '../../core/webhooks';
 import { MemoryWebhookSecretStore } from '../support/memory-webhook-secrets';
 
@@ -28,53 +23,20 @@ const plentyOfTime = () => 600_000;
 const sqs = mockClient(SQSClient);
 const sfn = mockClient(SFNClient);
 const s3 = mockClient(S3Client);
-const logLines: { event: string; fields?: Record<string, unknown> }[] = [];
-const memoryLog = (base: Record<string, unknown> = {}): Logger => ({
-  info: (event, fields) => void logLines.push({ event, fields: { ...base, ...fields } }),
-  warn: (event, fields) => void logLines.push({ event, fields: { ...base, ...fields } }),
-  error: (event, fields) => void logLines.push({ event, fields: { ...base, ...fields } }),
-  child: (fields) => memoryLog({ ...base, ...fields }),
-});
+const logLines: LogLine[] = [];
 
 let store: MemoryJobStore;
 let sessionsOpened: number;
 
-const robotThat = (run: SimpleRobot['run']): RobotDefinition => ({
-  name: 'test-robot',
-  version: '1',
-  description: 'test',
-  input: z.record(z.string(), z.unknown()),
-  run,
-});
 const succeeds = robotThat(async () => ({ status: 'SUCCEEDED' }));
 
 function depsFor(robot: RobotDefinition): LastAttemptDeps {
-  const robots: RobotCatalog = { find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] };
-  const sessions: JobSessions = {
-    open: async () => {
-      sessionsOpened += 1;
-      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, close: async () => {} };
-    },
-  };
   return {
+    ...fakeRuntimeDeps(robot, { store, sessions: idleSessions(() => (sessionsOpened += 1)), log: recordingLogger(logLines) }),
     sqs: new SQSClient({}),
     sfn: new SFNClient({}),
-    s3: new S3Client({}),
     deadLetterQueueUrl: DLQ_URL,
-    store,
-    items: new MemoryItemStore(),
-    leases: new MemoryPortalLeases(),
-    secrets: new MemorySecrets({}),
-    secretsPrefix: undefined,
-    portalMaxSessions: 2,
-    leaseTtlSeconds: 60,
-    leaseWaitMs: 1_000,
-    robots,
-    sessions,
-    artifactsBucket: 'artifacts',
-    egressAllowHosts: [],
     heartbeatSeconds: 20,
-    log: memoryLog(),
     webhooks: { jobs: store, items: new MemoryItemStore(), secrets: new MemoryWebhookSecretStore(), sender: receiver },
     webhookRetryDelaysMs: [1, 1],
   };

@@ -9,7 +9,7 @@ import type { JobSessions } from '../../containers/robot/src/browser';
 import { runRobotJob, type AttemptControl, type RuntimeDeps } from '../../containers/robot/src/robot-runtime';
 import { MemoryItemStore, makeItem } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { MemoryArtifactStore, MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
+import { fakeRuntimeDeps, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
 
 const SECRET = 'roboport/test/robots/shared/portal';
 const PASSWORD = 'very-secret-Passw0rd';
@@ -61,23 +61,18 @@ function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): 
       };
     },
   };
-  return {
+  return fakeRuntimeDeps(robot, {
     s3: files.client,
-    artifactsBucket: 'artifacts',
     store: jobs,
     items,
     leases,
     secrets: new MemorySecrets({ [SECRET]: JSON.stringify({ username: 'pod-robot-user', password: PASSWORD }) }),
     secretsPrefix: 'roboport/test/robots/',
-    portalMaxSessions: 2,
-    leaseTtlSeconds: 60,
     leaseWaitMs: 5_000,
-    robots: { find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] },
     sessions,
-    egressAllowHosts: [],
     log: createLogger({ test: 'robot-runtime' }),
     ...overrides,
-  };
+  });
 }
 
 function attempt(overrides: Partial<AttemptControl> = {}): AttemptControl {

@@ -3,74 +3,34 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Job } from '../../core/job';
-import type { RobotCatalog } from '../../core/jobs';
-import type { Logger } from '../../core/logger';
-import { businessError, type ItemRobot, type RobotDefinition, type SimpleRobot } from '../../core/robot';
-import type { JobSessions } from '../../containers/robot/src/browser';
+import { businessError, type ItemRobot, type RobotDefinition } from '../../core/robot';
 import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore } from '../support/memory-job-store';
-import { MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
+import { fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
 
 const JOB_ID = '6f1d8c1e-2a4b-4c3d-9e8f-0a1b2c3d4e5f';
 const TOKEN = 'token-'.padEnd(600, 'x');
 
-const robotThat = (run: SimpleRobot['run']): RobotDefinition => ({
-  name: 'test-robot',
-  version: '1',
-  description: 'test',
-  input: z.record(z.string(), z.unknown()),
-  run,
-});
-
 const sqs = mockClient(SQSClient);
 const sfn = mockClient(SFNClient);
 const s3 = mockClient(S3Client);
-const logLines: { event: string; fields?: Record<string, unknown> }[] = [];
-const memoryLog = (): Logger => ({
-  info: (event, fields) => void logLines.push({ event, fields }),
-  warn: (event, fields) => void logLines.push({ event, fields }),
-  error: (event, fields) => void logLines.push({ event, fields }),
-  child: () => memoryLog(),
-});
+const logLines: LogLine[] = [];
 
 let store: MemoryJobStore;
 let items: MemoryItemStore;
 let closedSessions: number;
 
 function depsFor(robot: RobotDefinition): MessageDeps {
-  const robots: RobotCatalog = { find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] };
-  const sessions: JobSessions = {
-    open: async () => ({
-      page: {} as Page,
-      startItemTrace: async () => {},
-      stopItemTrace: async () => undefined,
-      close: async () => void (closedSessions += 1),
-    }),
-  };
   return {
+    ...fakeRuntimeDeps(robot, { store, items, sessions: idleSessions(undefined, () => (closedSessions += 1)), log: recordingLogger(logLines) }),
     sqs: new SQSClient({}),
     sfn: new SFNClient({}),
-    s3: new S3Client({}),
-    store,
-    items,
-    leases: new MemoryPortalLeases(),
-    secrets: new MemorySecrets({}),
-    secretsPrefix: undefined,
-    portalMaxSessions: 2,
-    leaseTtlSeconds: 60,
-    leaseWaitMs: 1_000,
-    robots,
-    sessions,
     queueUrl: 'https://sqs.local/robot-tasks',
-    artifactsBucket: 'artifacts',
-    egressAllowHosts: [],
     heartbeatSeconds: 20,
-    log: memoryLog(),
   };
 }
 
