@@ -5,10 +5,10 @@ import { ENV } from '../../core/env-names';
 import { API_ROUTES } from '../../functions/api/routes';
 import { Api, MACHINE_PATH_PREFIX } from '../../lib/api';
 import { Auth } from '../../lib/auth';
-import { Data } from '../../lib/data';
+import type { Data } from '../../lib/data';
 import { Schedules } from '../../lib/schedules';
-import { Workflow } from '../../lib/workflow';
-import { allowedActionsOf, bareStack, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
+import type { Workflow } from '../../lib/workflow';
+import { allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('dev');
 const CONSOLE_ORIGIN = 'https://console.example.com';
@@ -20,17 +20,10 @@ let workflow: Workflow;
 let template: Template;
 
 beforeAll(() => {
-  const stack = bareStack();
-  data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
+  const built = dataAndWorkflow(config);
+  ({ data, workflow } = built);
+  const stack = built.stack;
   const auth = new Auth(stack, 'Auth', { removalPolicy: config.dataRemovalPolicy, domainPrefix: 'roboport-test' });
-  workflow = new Workflow(stack, 'Workflow', {
-    jobsTable: data.jobsTable,
-    itemsTable: data.itemsTable,
-    accountsTable: data.accountsTable,
-    egressAllowHosts: [],
-    functionDefaults: functionDefaults(config),
-    robot: config.robot,
-  });
   const schedules = new Schedules(stack, 'Schedules', {
     stage: config.stage,
     jobsTable: data.jobsTable,

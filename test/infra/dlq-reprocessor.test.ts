@@ -1,11 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../core/env-names';
-import { Data } from '../../lib/data';
+import type { Data } from '../../lib/data';
 import { DlqReprocessor } from '../../lib/dlq-reprocessor';
-import { Workflow } from '../../lib/workflow';
-import { actionsOf, allowedActionsOf, bareStack, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
+import type { Workflow } from '../../lib/workflow';
+import { actionsOf, allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('dev');
 let data: Data;
@@ -14,19 +13,14 @@ let reprocessor: DlqReprocessor;
 let template: Template;
 
 beforeAll(() => {
-  const stack = bareStack();
-  data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
-  const defaults = { ...functionDefaults(config), logEncryptionKey: data.key };
-  workflow = new Workflow(stack, 'Workflow', {
-    jobsTable: data.jobsTable,
-    itemsTable: data.itemsTable,
-    accountsTable: data.accountsTable,
-    egressAllowHosts: [],
-    functionDefaults: defaults,
-    robot: config.robot,
-    encryptionKey: data.key,
+  const built = dataAndWorkflow(config, ({ key }) => ({
+    functionDefaults: { ...functionDefaults(config), logEncryptionKey: key },
+    encryptionKey: key,
     deadLetterConsumer: DlqReprocessor.deadLetterConsumer,
-  });
+  }));
+  ({ data, workflow } = built);
+  const stack = built.stack;
+  const defaults = { ...functionDefaults(config), logEncryptionKey: data.key };
   reprocessor = new DlqReprocessor(stack, 'DlqReprocessor', {
     deadLetterQueue: workflow.robotDeadLetterQueue,
     jobsTable: data.jobsTable,

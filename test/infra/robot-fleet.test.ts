@@ -1,11 +1,10 @@
-import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../core/env-names';
-import { Data } from '../../lib/data';
+import type { Data } from '../../lib/data';
 import { RobotFleet } from '../../lib/robot-fleet';
-import { Workflow } from '../../lib/workflow';
-import { allowedActionsOf, bareStack, functionDefaults, logicalIdOf, REPO_ROOT, stageConfig, statementsOf } from './support/cdk';
+import type { Workflow } from '../../lib/workflow';
+import { allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, REPO_ROOT, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('prod');
 let fleet: RobotFleet;
@@ -14,16 +13,9 @@ let data: Data;
 let template: Template;
 
 beforeAll(() => {
-  const stack = bareStack();
-  data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
-  workflow = new Workflow(stack, 'Workflow', {
-    jobsTable: data.jobsTable,
-    itemsTable: data.itemsTable,
-    accountsTable: data.accountsTable,
-    egressAllowHosts: [],
-    functionDefaults: functionDefaults(config),
-    robot: config.robot,
-  });
+  const built = dataAndWorkflow(config);
+  ({ data, workflow } = built);
+  const stack = built.stack;
   fleet = new RobotFleet(stack, 'RobotFleet', {
     sourceRoot: REPO_ROOT,
     robotQueue: workflow.robotQueue,

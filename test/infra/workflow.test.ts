@@ -1,10 +1,9 @@
-import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY } from '../../core/workflow-definition';
-import { Data } from '../../lib/data';
-import { Workflow } from '../../lib/workflow';
-import { allowedActionsOf, bareStack, functionDefaults, joinParts, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
+import type { Data } from '../../lib/data';
+import type { Workflow } from '../../lib/workflow';
+import { allowedActionsOf, dataAndWorkflow, functionDefaults, joinParts, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('dev');
 let workflow: Workflow;
@@ -12,18 +11,9 @@ let data: Data;
 let template: Template;
 
 beforeAll(() => {
-  const stack = bareStack();
-  data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
-  workflow = new Workflow(stack, 'Workflow', {
-    jobsTable: data.jobsTable,
-    itemsTable: data.itemsTable,
-    accountsTable: data.accountsTable,
-    egressAllowHosts: [],
-    functionDefaults: { ...functionDefaults(config), logEncryptionKey: data.key },
-    robot: config.robot,
-    encryptionKey: data.key,
-  });
-  template = Template.fromStack(stack);
+  const built = dataAndWorkflow(config, ({ key }) => ({ functionDefaults: { ...functionDefaults(config), logEncryptionKey: key }, encryptionKey: key }));
+  ({ data, workflow } = built);
+  template = Template.fromStack(built.stack);
 });
 
 describe('Workflow', () => {

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { App, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
+import { App, Duration, type CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { type StageConfig, type StageName, loadStageConfig } from '../../../lib/config';
 import { addRoboportStage, type RoboportStage } from '../../../lib/roboport-app';
+import { Data } from '../../../lib/data';
 import type { FunctionDefaults } from '../../../lib/roboport-function';
+import { Workflow, type WorkflowProps } from '../../../lib/workflow';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const cdkContext = JSON.parse(readFileSync(`${REPO_ROOT}/cdk.json`, 'utf8')).context as Record<string, unknown>;
@@ -44,6 +46,25 @@ export function stageStacks(config: StageConfig, app: App = testApp()): Roboport
 
 export function functionDefaults(config: StageConfig = stageConfig('dev')): FunctionDefaults {
   return { sourceRoot: REPO_ROOT, logRetention: config.logRetentionDays, logRemovalPolicy: config.dataRemovalPolicy, logLevel: config.logLevel };
+}
+
+/**
+ * A bare stack with the Data and Workflow constructs most others hang on; `workflowProps` adds to
+ * (or replaces) the workflow's defaults, given the data construct.
+ */
+export function dataAndWorkflow(config: StageConfig, workflowProps: (data: Data) => Partial<WorkflowProps> = () => ({})) {
+  const stack = bareStack();
+  const data = new Data(stack, 'Data', { removalPolicy: config.dataRemovalPolicy, artifactRetention: Duration.days(7) });
+  const workflow = new Workflow(stack, 'Workflow', {
+    jobsTable: data.jobsTable,
+    itemsTable: data.itemsTable,
+    accountsTable: data.accountsTable,
+    egressAllowHosts: [],
+    functionDefaults: functionDefaults(config),
+    robot: config.robot,
+    ...workflowProps(data),
+  });
+  return { stack, data, workflow };
 }
 
 export function logicalIdOf(construct: { node: { defaultChild?: unknown } }): string {
