@@ -2,7 +2,6 @@ import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../local/emulators/poll';
 import { ROBOT_QUEUE_MAX_RECEIVE_COUNT } from '../../local/emulators/sqs';
-import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { startStackProcess, type StackProcess } from '../support/stack-process';
 
@@ -24,7 +23,7 @@ beforeAll(async () => {
     endpoint: new URL(stack.outputs.RobotQueueUrl).origin,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  alice = await client.signIn(LOCAL_USERS[0]!.username, LOCAL_USERS[0]!.password);
+  alice = await client.signInSeeded('clients');
 });
 
 afterAll(async () => {

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pollUntil } from '../../local/emulators/poll';
-import { LOCAL_USERS } from '../../local/stack';
 import type { PortalFaults, PortalStats } from '../../sandbox/freight-portal';
 import { LocalClient, isTerminal } from '../support/local-client';
 
@@ -18,7 +17,7 @@ const client = new LocalClient(outputs);
 let alice: string;
 
 beforeAll(async () => {
-  alice = await client.signIn(LOCAL_USERS[0]!.username, LOCAL_USERS[0]!.password);
+  alice = await client.signInSeeded('clients');
 });
 
 afterEach(async () => {

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { pollUntil } from '../../local/emulators/poll';
 
@@ -10,7 +9,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  alice = await client.signIn(LOCAL_USERS[0]!.username, LOCAL_USERS[0]!.password);
+  alice = await client.signInSeeded('clients');
   bob = await client.signUpAndIn('items-bob@roboport.local');
 });
 

@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { pollUntil } from '../../local/emulators/poll';
 
@@ -10,8 +9,8 @@ let bob: string;
 let admin: string;
 
 beforeAll(async () => {
-  alice = await client.signIn(LOCAL_USERS[0]!.username, LOCAL_USERS[0]!.password);
-  admin = await client.signIn(LOCAL_USERS[1]!.username, LOCAL_USERS[1]!.password);
+  alice = await client.signInSeeded('clients');
+  admin = await client.signInSeeded('admins');
   bob = await client.signUpAndIn('bob@roboport.local');
 });
 

@@ -1,7 +1,5 @@
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { LOCAL_USERS } from '../../local/stack';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { pollUntil } from '../../local/emulators/poll';
 
@@ -11,7 +9,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  alice = await client.signIn(LOCAL_USERS[0]!.username, LOCAL_USERS[0]!.password);
+  alice = await client.signInSeeded('clients');
   bob = await client.signUpAndIn('webhooks-bob@roboport.local');
 });
 
@@ -111,9 +109,7 @@ describe('job.finished webhooks on the local stack', () => {
 
     expect(job.status).toBe('FAILED');
     expect(JSON.parse(delivery!.body)).toMatchObject({ jobId: job.jobId, status: 'FAILED', error: job.error });
-    const sfn = new SFNClient({ region: outputs.Region, endpoint: outputs.StepFunctionsEndpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-    const executionArn = `${outputs.StateMachineArn.replace(':stateMachine:', ':execution:')}:${job.jobId}`;
-    await expect.poll(async () => (await sfn.send(new DescribeExecutionCommand({ executionArn }))).status, { timeout: 10_000 }).toBe('FAILED');
+    expect(await client.waitForExecutionEnd(job.jobId)).toBe('FAILED');
   });
 
   it('refuses a callbackUrl to a private address at submit', async () => {

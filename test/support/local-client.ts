@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { pollUntil } from '../../local/emulators/poll';
-import type { LocalOutputs } from '../../local/stack';
+import { LOCAL_USERS, type LocalOutputs } from '../../local/stack';
 
 /** A client of the running local stack: Cognito sign-in and JSON calls to the API. */
 export class LocalClient {
@@ -26,6 +26,12 @@ export class LocalClient {
     );
     if (!AuthenticationResult?.IdToken) throw new Error(`no id token for ${username}`);
     return AuthenticationResult.IdToken;
+  }
+
+  /** Signs in as the seeded user of that group (local/stack.ts LOCAL_USERS). */
+  signInSeeded(group: 'clients' | 'admins'): Promise<string> {
+    const user = LOCAL_USERS.find((candidate) => candidate.groups.includes(group))!;
+    return this.signIn(user.username, user.password);
   }
 
   /** Creates (once) a user with a permanent password and signs in. */
