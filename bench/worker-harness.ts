@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_TIMEOUTS, deliveryTiming } from '../core/delivery';
 import { randomUUID } from 'node:crypto';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -56,7 +57,7 @@ export class WorkerHarness {
       secretsPrefix: SECRETS_PREFIX,
       portalMaxSessions: options.concurrency,
       leaseTtlSeconds: 60,
-      leaseWaitMs: 60_000,
+      leaseWaitMs: undefined,
       robots: options.robots,
       sessions: options.sessions,
       egressAllowHosts: [new URL(options.portal.url).host],
@@ -64,7 +65,8 @@ export class WorkerHarness {
       sqs: { send: async () => ({}) } as unknown as SQSClient,
       sfn: this.workflowFake(),
       queueUrl: QUEUE_URL,
-      heartbeatSeconds: 20,
+      timing: deliveryTiming(20),
+      defaultJobTimeoutSeconds: DEFAULT_JOB_TIMEOUTS.defaultSeconds,
     };
   }
 

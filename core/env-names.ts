@@ -18,8 +18,11 @@ export const ENV = {
   artifactUrlTtlSeconds: 'ARTIFACT_URL_TTL_SECONDS',
   /** Robot jobs one worker process runs at once. */
   workerConcurrency: 'WORKER_CONCURRENCY',
-  /** Seconds between worker heartbeats (must be well below the workflow's HeartbeatSeconds). */
+  /** Seconds between worker beats; the visibility and portal slot windows are three beats (core/delivery.ts). */
   workerHeartbeatSeconds: 'WORKER_HEARTBEAT_SECONDS',
+  /** A job's bound when its submission names none, and the largest one a submission may name. */
+  jobTimeoutSeconds: 'JOB_TIMEOUT_SECONDS',
+  jobMaxTimeoutSeconds: 'JOB_MAX_TIMEOUT_SECONDS',
   /** Path of a Chromium binary; unset means @sparticuz/chromium's bundled one. */
   chromiumPath: 'CHROMIUM_PATH',
   /** Per-portal session slots (DynamoDB). */

@@ -84,6 +84,7 @@ export async function retryJob(deps: RetryDeps, caller: Caller, jobId: string, i
       robot,
       input: parsed.data as Record<string, unknown>,
       ...(original.callbackUrl ? { callbackUrl: original.callbackUrl } : {}),
+      timeoutSeconds: original.timeoutSeconds ?? deps.timeouts.defaultSeconds,
       retryOf: original.jobId,
     },
     idempotencyKey,

@@ -68,6 +68,11 @@ export interface Job {
   status: JobStatus;
   input: Record<string, unknown>;
   callbackUrl?: string;
+  /**
+   * The job's own bound: robot time one attempt may take before the job ends TIMED_OUT (time spent
+   * waiting for a worker does not count). Unset on jobs stored before it existed.
+   */
+  timeoutSeconds?: number;
   attempts: number;
   /** Where the latest attempt ran; unset until the first attempt. */
   lastAttemptRuntime?: AttemptRuntime;
@@ -109,6 +114,7 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
     status: job.status,
     input: job.input,
     ...(job.callbackUrl ? { callbackUrl: job.callbackUrl } : {}),
+    ...(job.timeoutSeconds ? { timeoutSeconds: job.timeoutSeconds } : {}),
     attempts: job.attempts,
     ...(job.lastAttemptRuntime ? { lastAttemptRuntime: job.lastAttemptRuntime } : {}),
     createdAt: job.createdAt,

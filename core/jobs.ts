@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { IdempotencyConflict, IllegalTransition, InputInvalid, JobNotFound, ServiceUnavailable } from './errors';
+import { MIN_JOB_TIMEOUT_SECONDS, type JobTimeouts } from './delivery';
 import { staticEgressViolation } from './egress-guard';
 import {
   ALLOWED_SOURCES,
@@ -35,6 +36,8 @@ export interface SubmitDeps {
   robots: RobotCatalog;
   /** Hosts the egress guard lets through although private (the local sandbox). */
   egressAllowHosts: readonly string[];
+  /** The stage's default and largest job timeoutSeconds. */
+  timeouts: JobTimeouts;
   now?: () => Date;
 }
 
@@ -49,6 +52,8 @@ export const submissionSchema = z.strictObject({
   robot: z.string().min(1).max(64),
   input: z.record(z.string(), z.unknown()).default({}),
   callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional(),
+  /** The job's own bound (core/job.ts); the stage's limits are checked in validateSubmission. */
+  timeoutSeconds: z.number().int().min(MIN_JOB_TIMEOUT_SECONDS).optional(),
 });
 
 const idempotencyKeySchema = z
@@ -65,11 +70,19 @@ export interface ValidSubmission {
   robot: RobotDefinition;
   input: Record<string, unknown>;
   callbackUrl?: string;
+  timeoutSeconds: number;
 }
 
-/** `{robot, input, callbackUrl?}` checked against the catalog, the robot's input schema and the egress guard. */
-export function validateSubmission(deps: Pick<SubmitDeps, 'robots' | 'egressAllowHosts'>, body: unknown): ValidSubmission {
+/**
+ * `{robot, input, callbackUrl?, timeoutSeconds?}` checked against the catalog, the robot's input
+ * schema, the egress guard and the stage's timeout limit.
+ */
+export function validateSubmission(deps: Pick<SubmitDeps, 'robots' | 'egressAllowHosts' | 'timeouts'>, body: unknown): ValidSubmission {
   const submission = parseOrThrow(submissionSchema, body, 'Job submission is invalid');
+  const { maxSeconds, defaultSeconds } = deps.timeouts;
+  if (submission.timeoutSeconds !== undefined && submission.timeoutSeconds > maxSeconds) {
+    throw new InputInvalid('timeoutSeconds is too large', { fields: [{ field: 'timeoutSeconds', message: `must be at most ${maxSeconds} (this stage's limit)` }] });
+  }
   const robot = deps.robots.find(submission.robot);
   if (!robot) {
     throw new InputInvalid(`Unknown robot "${submission.robot}"`, {
@@ -81,7 +94,7 @@ export function validateSubmission(deps: Pick<SubmitDeps, 'robots' | 'egressAllo
     const violation = staticEgressViolation(submission.callbackUrl, deps.egressAllowHosts);
     if (violation) throw new InputInvalid('callbackUrl is not allowed', { fields: [{ field: 'callbackUrl', message: violation }] });
   }
-  return { robot, input, ...(submission.callbackUrl ? { callbackUrl: submission.callbackUrl } : {}) };
+  return { robot, input, ...(submission.callbackUrl ? { callbackUrl: submission.callbackUrl } : {}), timeoutSeconds: submission.timeoutSeconds ?? defaultSeconds };
 }
 
 /** A validated request for a new job. */
@@ -91,6 +104,7 @@ export interface JobRequest {
   robot: RobotDefinition;
   input: Record<string, unknown>;
   callbackUrl?: string;
+  timeoutSeconds: number;
   retryOf?: string;
 }
 
@@ -99,7 +113,7 @@ export interface JobRequest {
  * sends it) a replay returns the job that key created before.
  */
 export async function queueJob(deps: SubmitDeps, caller: Caller, request: JobRequest, idempotencyKey?: string): Promise<SubmitResult> {
-  const { robot, input, callbackUrl, retryOf } = request;
+  const { robot, input, callbackUrl, timeoutSeconds, retryOf } = request;
   const key = idempotencyKey === undefined ? undefined : parseOrThrow(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key is invalid', 'Idempotency-Key');
 
   const now = (deps.now ?? (() => new Date()))().toISOString();
@@ -110,11 +124,21 @@ export async function queueJob(deps: SubmitDeps, caller: Caller, request: JobReq
     status: 'QUEUED',
     input,
     ...(callbackUrl ? { callbackUrl } : {}),
+    timeoutSeconds,
     attempts: 0,
     createdAt: now,
     updatedAt: now,
     artifacts: [],
-    requestHash: sha256Hex(canonicalJson({ robot: robot.name, input, callbackUrl: callbackUrl ?? null, ...(retryOf ? { retryOf } : {}) })),
+    // A default timeout stays out of the hash, so that hashes of jobs from before timeoutSeconds still match their replays.
+    requestHash: sha256Hex(
+      canonicalJson({
+        robot: robot.name,
+        input,
+        callbackUrl: callbackUrl ?? null,
+        ...(timeoutSeconds === deps.timeouts.defaultSeconds ? {} : { timeoutSeconds }),
+        ...(retryOf ? { retryOf } : {}),
+      }),
+    ),
     ...(key ? { idempotencyKey: key } : {}),
     ...(retryOf ? { retryOf } : {}),
   };
@@ -245,10 +269,14 @@ export function failureOutcome(failure: FailInput['failure']): { status: JobStat
       return { status: 'CANCELLED' };
     case RobotErrorName.business:
       return { status: 'FAILED', error: { type: 'BUSINESS', code: reported.code ?? 'BUSINESS_ERROR', message: reported.message } };
+    case RobotErrorName.timeout:
+      return { status: 'TIMED_OUT', error: { type: 'TECHNICAL', code: reported.code ?? 'JOB_TIMEOUT', message: reported.message } };
     case 'States.Timeout':
-      return { status: 'TIMED_OUT', error: { type: 'TECHNICAL', code: 'ATTEMPT_TIMED_OUT', message: 'The robot did not finish in time' } };
-    case 'States.HeartbeatTimeout':
-      return { status: 'TIMED_OUT', error: { type: 'TECHNICAL', code: 'HEARTBEAT_LOST', message: 'The robot stopped reporting progress' } };
+      // The RunRobot backstop (core/delivery.ts): the queue no longer holds the job's message.
+      return {
+        status: 'TIMED_OUT',
+        error: { type: 'TECHNICAL', code: 'NEVER_REPORTED', message: 'No robot reported on the job within the robot queue’s message retention; its message expired' },
+      };
     default:
       return { status: 'FAILED', error: { type: 'TECHNICAL', code: reported.code ?? failure.Error ?? 'TECHNICAL_ERROR', message: reported.message } };
   }

@@ -31,8 +31,8 @@ export interface SlotRequest {
 export interface SlotWait {
   /** Aborts the wait (job cancelled, worker stopping). */
   signal: AbortSignal;
-  /** Give up after this long: a technical error, which the workflow retries later. */
-  maxWaitMs: number;
+  /** Give up after this long: a technical error, which the workflow retries later. Unset: no limit. */
+  maxWaitMs?: number;
   pollMs: number;
   /** Called once when the first try finds every slot taken. */
   onWaiting?(): void;
@@ -40,16 +40,21 @@ export interface SlotWait {
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** Waits (bounded) for a free slot of the portal: jobs queue up instead of overloading it. */
+/** One try: a slot that is free, expired or already the holder's; undefined when all are held. */
+export function tryPortalSlot(store: PortalLeaseStore, request: SlotRequest): Promise<PortalLease | undefined> {
+  return store.tryAcquire(request.host, request.holder, request.slots, request.ttlSeconds, nowSeconds());
+}
+
+/** Waits for a free slot of the portal: jobs queue up instead of overloading it. */
 export async function waitForPortalSlot(store: PortalLeaseStore, request: SlotRequest, wait: SlotWait): Promise<PortalLease> {
-  const deadline = Date.now() + wait.maxWaitMs;
+  const deadline = wait.maxWaitMs === undefined ? Infinity : Date.now() + wait.maxWaitMs;
   for (let tries = 0; ; tries++) {
     wait.signal.throwIfAborted();
-    const lease = await store.tryAcquire(request.host, request.holder, request.slots, request.ttlSeconds, nowSeconds());
+    const lease = await tryPortalSlot(store, request);
     if (lease) return lease;
     if (tries === 0) wait.onWaiting?.();
     if (Date.now() >= deadline) {
-      throw technicalError('PORTAL_BUSY', `All ${request.slots} session slots of ${request.host} stayed taken for ${Math.round(wait.maxWaitMs / 1000)} s`);
+      throw technicalError('PORTAL_BUSY', `All ${request.slots} session slots of ${request.host} stayed taken for ${Math.round((wait.maxWaitMs ?? 0) / 1000)} s`);
     }
     // Jitter, so that waiting workers do not retry in lockstep.
     await sleep(wait.pollMs * (0.5 + Math.random()), undefined, { signal: wait.signal });

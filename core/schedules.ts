@@ -69,7 +69,7 @@ export interface ScheduleDeps {
   triggers: ScheduleTriggers;
 }
 
-export interface CreateScheduleDeps extends ScheduleDeps, Pick<SubmitDeps, 'robots' | 'egressAllowHosts'> {
+export interface CreateScheduleDeps extends ScheduleDeps, Pick<SubmitDeps, 'robots' | 'egressAllowHosts' | 'timeouts'> {
   limits: ScheduleLimits;
   now?: () => Date;
 }

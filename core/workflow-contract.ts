@@ -27,19 +27,13 @@ export const RobotErrorName = {
   business: 'Robot.Business',
   technical: 'Robot.Technical',
   cancelled: 'Robot.Cancelled',
+  /** The job was already settled otherwise (by another delivery): its settle step leaves it as it is. */
+  jobEnded: 'Robot.JobEnded',
+  /** The robot ran past the job's own timeoutSeconds: final, the job is TIMED_OUT. */
+  timeout: 'Robot.Timeout',
   /** A technical failure of the DLQ reprocessor's last attempt: final, the workflow does not retry it. */
   lastAttemptFailed: 'Robot.LastAttemptFailed',
 } as const;
-
-/**
- * How often a robot worker beats, given the workflow's HeartbeatSeconds. A worker keeps its
- * message invisible for three beats (half the window), so when it dies the message comes back and
- * the next worker beats the same task token before the workflow gives up on it: a crash costs a
- * redelivery, not the job.
- */
-export function workerHeartbeatSeconds(workflowHeartbeatSeconds: number): number {
-  return Math.max(1, Math.floor(workflowHeartbeatSeconds / 6));
-}
 
 /** Input of the finalize step (success path). */
 export interface FinalizeInput {

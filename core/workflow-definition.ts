@@ -5,10 +5,12 @@ import { RobotErrorName, WEBHOOK_DELIVERY_FAILED } from './workflow-contract';
  * deploys it (with CloudFormation tokens as parameters) and the local stack executes it with
  * aws-local-stepfunctions (with local URLs/ARNs as parameters).
  *
- *   RunRobot (SQS .waitForTaskToken, heartbeat + timeout, retry Robot.Technical with backoff)
+ *   RunRobot (SQS .waitForTaskToken, backstop timeout, retry Robot.Technical with backoff)
  *     ├─ success ─► FinalizeJob (Lambda: SUCCEEDED | PARTIAL) ─► [callback?] NotifyWebhook ─► Done
  *     └─ any error ► FailJob (Lambda: FAILED | TIMED_OUT | CANCELLED) ─► [callback?] NotifyWebhook ─► JobFailed
  *
+ * RunRobot has no HeartbeatSeconds: the queue keeps the robot's liveness (core/delivery.ts), so
+ * time spent waiting for a worker never fails a job.
  * NotifyWebhook (Lambda) makes one delivery attempt; a failed one raises Webhook.DeliveryFailed,
  * retried with capped exponential backoff and full jitter for hours. Each path has its own
  * Choice + NotifyWebhook pair so that the failure path still ends in the Fail state.
@@ -17,10 +19,11 @@ export interface JobWorkflowParams {
   queueUrl: string;
   finalizeFunctionArn: string;
   failFunctionArn: string;
-  /** The worker must heartbeat at least this often, or the attempt is lost. */
-  heartbeatSeconds: number;
-  /** Upper bound for one robot attempt. */
-  timeoutSeconds: number;
+  /**
+   * RunRobot's TimeoutSeconds: only for a message the queue no longer holds (core/delivery.ts
+   * TASK_BACKSTOP_SECONDS). A job's own bound is enforced by the worker.
+   */
+  taskBackstopSeconds: number;
   technicalRetry: { maxAttempts: number; intervalSeconds: number; backoffRate: number };
   notifyWebhookFunctionArn: string;
   webhookRetry: WebhookRetry;
@@ -69,8 +72,7 @@ export function buildJobWorkflowDefinition(params: JobWorkflowParams) {
           QueueUrl: params.queueUrl,
           MessageBody: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' },
         },
-        HeartbeatSeconds: params.heartbeatSeconds,
-        TimeoutSeconds: params.timeoutSeconds,
+        TimeoutSeconds: params.taskBackstopSeconds,
         ResultPath: '$.result',
         Retry: [
           {

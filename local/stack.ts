@@ -10,9 +10,10 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
 import { SfnWorkflowStarter } from '../core/adapters/sfn-workflow-starter';
 import { ENV } from '../core/env-names';
+import type { Job } from '../core/job';
 import { SHARED_SECRETS_FOLDER } from '../core/secrets';
 import { buildJobWorkflowDefinition, type WebhookRetry } from '../core/workflow-definition';
-import { workerHeartbeatSeconds } from '../core/workflow-contract';
+import { TASK_BACKSTOP_SECONDS } from '../core/delivery';
 import { DLQ_REPROCESSOR, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../functions/api/routes';
 import { startSandboxSite } from '../sandbox/site';
 import { consoleConfig } from '../lib/console-settings';
@@ -80,8 +81,8 @@ export interface LocalStackOptions {
   dataDir: string;
   /** Fixed ports for a stable README walk-through; 0 (any free port) for tests. */
   ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqs: number; s3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number };
-  /** Workflow timings; tests shorten them. */
-  workflow?: { heartbeatSeconds: number; timeoutSeconds: number; retryIntervalSeconds: number };
+  /** Pause before the workflow retries a technical failure; tests shorten it. */
+  workflow?: { retryIntervalSeconds: number };
 }
 
 export interface LocalStack {
@@ -163,8 +164,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.robotSecretsPrefix]: ROBOT_SECRETS_PREFIX,
     });
 
-    const timings = options.workflow ?? { heartbeatSeconds: 60, timeoutSeconds: 900, retryIntervalSeconds: 2 };
-    process.env[ENV.workerHeartbeatSeconds] ??= String(workerHeartbeatSeconds(timings.heartbeatSeconds));
+    const timings = options.workflow ?? { retryIntervalSeconds: 2 };
     const functionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${NAME}-${name}`;
     const lambdaHandlers = {
       [functionArn('finalize-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.finalizeJob),
@@ -176,8 +176,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         queueUrl: queue.queueUrl,
         finalizeFunctionArn: functionArn('finalize-job'),
         failFunctionArn: functionArn('fail-job'),
-        heartbeatSeconds: timings.heartbeatSeconds,
-        timeoutSeconds: timings.timeoutSeconds,
+        taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
         technicalRetry: { maxAttempts: 2, intervalSeconds: timings.retryIntervalSeconds, backoffRate: 2 },
         notifyWebhookFunctionArn: functionArn('notify-webhook'),
         webhookRetry: LOCAL_WEBHOOK_RETRY,
@@ -282,20 +281,26 @@ async function loadHandler<Handler>(repoRoot: string, entry: string): Promise<Ha
 
 /**
  * Queues and executions live in memory and are gone after a restart, while jobs persist: every job
- * still QUEUED or RUNNING gets a new execution, and the worker picks it up again.
+ * still RUNNING or QUEUED gets a new execution (a new task token), and a worker picks it up again.
+ * RUNNING jobs first, then QUEUED ones, each oldest first: the queue hands them out about in send
+ * order, so work already begun resumes before new work starts. No wait in the queue can fail them
+ * (core/delivery.ts), whatever the order.
  */
 async function redriveUnfinishedJobs(store: DynamoJobStore, workflow: SfnWorkflowStarter): Promise<number> {
   let count = 0;
-  for (const status of ['QUEUED', 'RUNNING'] as const) {
+  for (const status of ['RUNNING', 'QUEUED'] as const) {
+    const jobs: Job[] = [];
     let nextToken: string | undefined;
     do {
       const page = await store.list({ status, limit: 100, ...(nextToken ? { nextToken } : {}) });
-      for (const job of page.jobs) {
-        await store.setExecutionArn(job.jobId, await workflow.start(job.jobId));
-        count++;
-      }
+      jobs.push(...page.jobs);
       nextToken = page.nextToken;
     } while (nextToken);
+    // Listed newest first.
+    for (const job of jobs.reverse()) {
+      await store.setExecutionArn(job.jobId, await workflow.start(job.jobId));
+      count++;
+    }
   }
   return count;
 }

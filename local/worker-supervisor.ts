@@ -19,7 +19,9 @@ export interface WorkerSupervisor {
   stop(graceMs?: number): Promise<void>;
 }
 
-const MAX_RESTART_DELAY_MS = 10_000;
+export const MAX_RESTART_DELAY_MS = 10_000;
+/** SIGTERM → SIGKILL: the worker's open receive returns well within it (core/delivery.ts LONG_POLL_SECONDS). */
+export const STOP_GRACE_MS = 15_000;
 
 export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervisor {
   const log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
@@ -53,7 +55,7 @@ export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervi
     get pid() {
       return child?.pid;
     },
-    async stop(graceMs = 15_000) {
+    async stop(graceMs = STOP_GRACE_MS) {
       stopping = true;
       clearTimeout(restartTimer);
       const running = child;

@@ -2,7 +2,7 @@ import { intEnv, listEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { DEFAULT_SCHEDULE_LIMITS, createSchedule } from '../../core/schedules';
 import { robotCatalog } from '../../robots';
-import { scheduleStoreFromEnv, scheduleTriggersFromEnv } from '../shared/adapters';
+import { scheduleStoreFromEnv, scheduleTriggersFromEnv, jobTimeoutsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, json, jsonBodyOf } from '../shared/http';
 
 const deps = {
@@ -10,6 +10,7 @@ const deps = {
   triggers: scheduleTriggersFromEnv(),
   robots: robotCatalog,
   egressAllowHosts: listEnv(ENV.egressAllowHosts),
+  timeouts: jobTimeoutsFromEnv(),
   limits: {
     ...DEFAULT_SCHEDULE_LIMITS,
     minIntervalMinutes: intEnv(ENV.scheduleMinIntervalMinutes, DEFAULT_SCHEDULE_LIMITS.minIntervalMinutes),

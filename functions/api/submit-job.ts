@@ -6,7 +6,7 @@ import { previewSpreadsheet, spreadsheetUploadOf, submitSpreadsheet } from '../.
 import { submitJob, type SubmitResult } from '../../core/jobs';
 import { MAX_SPREADSHEET_BYTES } from '../../core/spreadsheet';
 import { robotCatalog } from '../../robots';
-import { jobStoreFromEnv, workflowStarterFromEnv } from '../shared/adapters';
+import { jobStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, headerOf, json, jsonBodyOf } from '../shared/http';
 import { isMultipartForm, multipartFormOf, type MultipartLimits } from '../shared/multipart';
 
@@ -15,6 +15,7 @@ const deps = {
   workflow: workflowStarterFromEnv(),
   robots: robotCatalog,
   egressAllowHosts: listEnv(ENV.egressAllowHosts),
+  timeouts: jobTimeoutsFromEnv(),
 };
 
 /** One sheet plus the fields robot, input, column and callbackUrl, within Lambda's 6 MB event. */

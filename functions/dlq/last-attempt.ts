@@ -137,7 +137,7 @@ async function announceDirectSettlement(jobId: string, deps: LastAttemptDeps): P
   }
 }
 
-/** Checkpointed: the next delivery resumes the job, at once, since the token's heartbeat timeout runs meanwhile. */
+/** Checkpointed: the next delivery resumes the job, at once rather than after the DLQ's visibility window. */
 async function release(record: SQSRecord, deps: LastAttemptDeps, reason: string): Promise<RecordOutcome> {
   await deps.sqs
     .send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.deadLetterQueueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 }))

@@ -11,6 +11,7 @@ import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
 import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
+import { DEFAULT_JOB_TIMEOUTS, type JobTimeouts } from '../../core/delivery';
 import { ENV } from '../../core/env-names';
 import { tracer } from './observability';
 
@@ -25,6 +26,18 @@ const dynamoClient = () => (dynamo ??= tracer.captureAWSv3Client(new DynamoDBCli
 
 export function jobStoreFromEnv(): DynamoJobStore {
   return new DynamoJobStore(dynamoClient(), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays));
+}
+
+/** The stage's job timeoutSeconds default and limit, for the handlers that create jobs. */
+export function jobTimeoutsFromEnv(): JobTimeouts {
+  const timeouts = {
+    defaultSeconds: intEnv(ENV.jobTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.defaultSeconds),
+    maxSeconds: intEnv(ENV.jobMaxTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.maxSeconds),
+  };
+  if (timeouts.defaultSeconds > timeouts.maxSeconds) {
+    throw new Error(`${ENV.jobTimeoutSeconds} (${timeouts.defaultSeconds}) must not exceed ${ENV.jobMaxTimeoutSeconds} (${timeouts.maxSeconds})`);
+  }
+  return timeouts;
 }
 
 export function artifactLinksFromEnv(): S3ArtifactLinks {

@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
+import type { Job } from '../../core/job';
 
 /**
  * Powertools for every Lambda: JSON logs with the request context, CloudWatch metrics in EMF
@@ -30,7 +31,13 @@ export function withObservability<TEvent, TResult>(handler: (event: TEvent) => P
   return middy<TEvent, TResult>().use(observability<TEvent, TResult>()).handler(handler);
 }
 
-/** Counts a settled job per final status (a low-cardinality dimension). */
-export function countSettledJob(status: string): void {
-  metrics.singleMetric().addDimension('status', status).addMetric('JobsSettled', MetricUnit.Count, 1);
+/**
+ * Counts a settled job per final status (a low-cardinality dimension); a TIMED_OUT job also per
+ * bound that ended it (JOB_TIMEOUT: its own; NEVER_REPORTED: the queue dropped its message).
+ */
+export function countSettledJob(job: Pick<Job, 'status' | 'error'>): void {
+  metrics.singleMetric().addDimension('status', job.status).addMetric('JobsSettled', MetricUnit.Count, 1);
+  if (job.status === 'TIMED_OUT') {
+    metrics.singleMetric().addDimension('bound', job.error?.code ?? 'UNKNOWN').addMetric('JobsTimedOut', MetricUnit.Count, 1);
+  }
 }

@@ -10,6 +10,6 @@ export const handler = withObservability(async (input: FinalizeInput) => {
   logger.appendKeys({ jobId: input.jobId });
   const job = await settleSuccess(store, input);
   logger.info('job settled', { robot: job.robot, status: job.status });
-  countSettledJob(job.status);
+  countSettledJob(job);
   return toSettleOutput(job);
 });

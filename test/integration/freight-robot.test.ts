@@ -86,7 +86,7 @@ function harness(invoices: string[] = INVOICES, target: FreightPortal = portal):
 
 /** An attempt nobody stops; `checkpoint` may simulate a crash between items. */
 function attempt(checkpoint: () => Promise<void> = async () => {}): AttemptControl {
-  return { signal: new AbortController().signal, draining: new AbortController().signal, checkpoint, onHeartbeat: () => () => {} };
+  return { signal: new AbortController().signal, draining: new AbortController().signal, checkpoint, onHeartbeat: () => () => {}, whileWaiting: (work) => work() };
 }
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

@@ -30,6 +30,9 @@ const FINALIZE_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:finalize-jo
 const FAIL_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fail-job';
 const NOTIFY_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:notify-webhook';
 
+/** RunRobot's TimeoutSeconds here: short, so that the backstop can be watched firing. */
+const BACKSTOP_SECONDS = 3;
+
 describe('local Step Functions running the job workflow', () => {
   let sqsEmulator: Awaited<ReturnType<typeof startLocalSqs>>;
   let stepFunctions: Awaited<ReturnType<typeof startLocalStepFunctions>>;
@@ -47,8 +50,7 @@ describe('local Step Functions running the job workflow', () => {
       queueUrl,
       finalizeFunctionArn: FINALIZE_ARN,
       failFunctionArn: FAIL_ARN,
-      heartbeatSeconds: 1,
-      timeoutSeconds: 5,
+      taskBackstopSeconds: BACKSTOP_SECONDS,
       technicalRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1 },
       notifyWebhookFunctionArn: NOTIFY_ARN,
       webhookRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1, maxDelaySeconds: 1 },
@@ -149,13 +151,17 @@ describe('local Step Functions running the job workflow', () => {
     expect(failed).toContainEqual({ jobId: 'job-business', failure: { Error: RobotErrorName.business, Cause: 'login rejected' } });
   });
 
-  it('fails the job with States.HeartbeatTimeout when the worker stops heartbeating', async () => {
+  it('keeps a silent task waiting (no heartbeat timeout) until the backstop, then fails it with States.Timeout', async () => {
+    const started = Date.now();
     const executionArn = await startJob('job-silent');
     const { taskToken } = await receiveTask('job-silent');
+    // A message may wait in the queue or with a dying worker for longer than any beat: the token still waits.
+    await pollUntil(async () => (Date.now() - started > (BACKSTOP_SECONDS * 1000) / 2 ? true : undefined), { timeoutMs: 5_000, intervalMs: 100, description: 'half the backstop' });
     await sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
 
     expect((await finishedExecution(executionArn)).status).toBe('FAILED');
-    expect(failed.find((input) => input.jobId === 'job-silent')?.failure.Error).toBe('States.HeartbeatTimeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(BACKSTOP_SECONDS * 1000 - 100);
+    expect(failed.find((input) => input.jobId === 'job-silent')?.failure.Error).toBe('States.Timeout');
     await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken }))).rejects.toBeInstanceOf(TaskTimedOut);
   });
 
@@ -189,8 +195,7 @@ describe('closing the local Step Functions', () => {
         queueUrl,
         finalizeFunctionArn: FINALIZE_ARN,
         failFunctionArn: FAIL_ARN,
-        heartbeatSeconds: 60,
-        timeoutSeconds: 600,
+        taskBackstopSeconds: 600,
         technicalRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1 },
         notifyWebhookFunctionArn: NOTIFY_ARN,
         webhookRetry: { maxAttempts: 2, intervalSeconds: 1, backoffRate: 1, maxDelaySeconds: 1 },

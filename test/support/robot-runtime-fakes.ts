@@ -1,12 +1,14 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
 import { z } from 'zod';
+import { deliveryTiming } from '../../core/delivery';
 import type { RobotCatalog } from '../../core/jobs';
 import type { Logger, LogFields } from '../../core/logger';
 import type { PortalLease, PortalLeaseStore } from '../../core/portal-lease';
 import type { RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { SecretSource } from '../../core/secrets';
 import type { JobSessions } from '../../containers/robot/src/browser';
+import type { AttemptDeps } from '../../containers/robot/src/handle-message';
 import type { RuntimeDeps } from '../../containers/robot/src/robot-runtime';
 import { MemoryItemStore } from './memory-item-store';
 import { MemoryJobStore } from './memory-job-store';
@@ -110,6 +112,11 @@ export function idleSessions(onOpen: () => void = () => {}, onClose: () => void 
       return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, close: async () => onClose() };
     },
   };
+}
+
+/** What an attempt needs besides the runtime: the delivery windows of `beatSeconds` and the legacy job bound. */
+export function attemptSettings(beatSeconds = 20): Pick<AttemptDeps, 'timing' | 'defaultJobTimeoutSeconds'> {
+  return { timing: deliveryTiming(beatSeconds), defaultJobTimeoutSeconds: 900 };
 }
 
 /** The robot runtime's dependencies, all in memory with harmless defaults; tests override what they watch. */

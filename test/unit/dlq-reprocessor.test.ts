@@ -9,7 +9,7 @@ import { businessError, technicalError, type RobotDefinition } from '../../core/
 import { reprocessDeadLetters, type LastAttemptDeps } from '../../functions/dlq/last-attempt';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
+import { fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine, attemptSettings } from '../support/robot-runtime-fakes';
 import type { WebhookSender } from '../../core/webhooks';
 import { MemoryWebhookSecretStore } from '../support/memory-webhook-secrets';
 
@@ -36,7 +36,7 @@ function depsFor(robot: RobotDefinition): LastAttemptDeps {
     sqs: new SQSClient({}),
     sfn: new SFNClient({}),
     deadLetterQueueUrl: DLQ_URL,
-    heartbeatSeconds: 20,
+    ...attemptSettings(20),
     webhooks: { jobs: store, items: new MemoryItemStore(), secrets: new MemoryWebhookSecretStore(), sender: receiver },
     webhookRetryDelaysMs: [1, 1],
   };

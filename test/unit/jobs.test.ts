@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { IdempotencyConflict, IllegalTransition, InputInvalid, JobNotFound, ServiceUnavailable } from '../../core/errors';
@@ -41,6 +42,7 @@ describe('job use cases', () => {
       store,
       robots,
       egressAllowHosts: [],
+      timeouts: DEFAULT_JOB_TIMEOUTS,
       workflow: { start: vi.fn(async (jobId: string) => `arn:aws:states:local:0:execution:jobs:${jobId}`) },
     };
   });
@@ -57,6 +59,19 @@ describe('job use cases', () => {
       expect(stored?.executionArn).toContain(job.jobId);
     });
 
+    it('gives the job the stage default timeout, or the one the submission asks for within the limit', async () => {
+      const byDefault = await submitJob(deps, alice, submission);
+      expect(byDefault.job.timeoutSeconds).toBe(DEFAULT_JOB_TIMEOUTS.defaultSeconds);
+      const longer = await submitJob(deps, alice, { ...submission, timeoutSeconds: DEFAULT_JOB_TIMEOUTS.maxSeconds });
+      expect((await store.get(longer.job.jobId))?.timeoutSeconds).toBe(DEFAULT_JOB_TIMEOUTS.maxSeconds);
+    });
+
+    it('keeps Idempotency-Key replays of default-timeout submissions matching, and tells another timeout apart', async () => {
+      const first = await submitJob(deps, alice, submission, 'key-t');
+      expect((await submitJob(deps, alice, { ...submission, timeoutSeconds: DEFAULT_JOB_TIMEOUTS.defaultSeconds }, 'key-t')).job.jobId).toBe(first.job.jobId);
+      await expect(submitJob(deps, alice, { ...submission, timeoutSeconds: 60 }, 'key-t')).rejects.toBeInstanceOf(IdempotencyConflict);
+    });
+
     it('names the offending field when the input fails the robot schema', async () => {
       const error = await submitJob(deps, alice, { robot: 'echo', input: { url: 'not a url', count: 0 } }).catch((e: unknown) => e);
 
@@ -71,6 +86,9 @@ describe('job use cases', () => {
       ['an unknown top-level field', { ...submission, extra: 1 }, '(root)'],
       ['a non-object body', [1, 2], '(root)'],
       ['a callback to a private address', { ...submission, callbackUrl: 'http://10.0.0.1/hook' }, 'callbackUrl'],
+      ['a timeout above the stage limit', { ...submission, timeoutSeconds: DEFAULT_JOB_TIMEOUTS.maxSeconds + 1 }, 'timeoutSeconds'],
+      ['a timeout too short to log in', { ...submission, timeoutSeconds: 5 }, 'timeoutSeconds'],
+      ['a fractional timeout', { ...submission, timeoutSeconds: 60.5 }, 'timeoutSeconds'],
     ])('refuses %s', async (_label, body, field) => {
       const error = (await submitJob(deps, alice, body).catch((e: unknown) => e)) as InputInvalid;
       expect(error).toBeInstanceOf(InputInvalid);
@@ -201,8 +219,8 @@ describe('job use cases', () => {
     });
 
     it.each([
-      ['States.HeartbeatTimeout', 'TIMED_OUT', 'HEARTBEAT_LOST'],
-      ['States.Timeout', 'TIMED_OUT', 'ATTEMPT_TIMED_OUT'],
+      ['Robot.Timeout', 'TIMED_OUT', 'JOB_TIMEOUT'],
+      ['States.Timeout', 'TIMED_OUT', 'NEVER_REPORTED'],
       ['Robot.Technical', 'FAILED', 'Robot.Technical'],
       ['Robot.Cancelled', 'CANCELLED', undefined],
     ])('maps %s to %s', (error, status, code) => {

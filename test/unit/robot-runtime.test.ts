@@ -76,7 +76,7 @@ function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): 
 }
 
 function attempt(overrides: Partial<AttemptControl> = {}): AttemptControl {
-  return { signal: new AbortController().signal, draining: new AbortController().signal, checkpoint: async () => {}, onHeartbeat: () => () => {}, ...overrides };
+  return { signal: new AbortController().signal, draining: new AbortController().signal, checkpoint: async () => {}, onHeartbeat: () => () => {}, whileWaiting: (work) => work(), ...overrides };
 }
 
 const itemsOf = async () => (await items.list(job.jobId, { limit: 100 })).items;

@@ -1,3 +1,4 @@
+import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { InputInvalid, ScheduleNotFound, ServiceUnavailable } from '../../core/errors';
 import type { Caller } from '../../core/job';
@@ -76,6 +77,7 @@ describe('schedule use cases', () => {
       triggers: { create: vi.fn(async () => undefined), delete: vi.fn(async () => undefined) },
       robots: robotCatalog,
       egressAllowHosts: [],
+timeouts: DEFAULT_JOB_TIMEOUTS,
       limits: { minIntervalMinutes: 5, maxPerOwner: 2 },
       now: () => NOW,
     };
@@ -204,6 +206,7 @@ describe('schedule use cases', () => {
         workflow: { start: vi.fn(async (jobId: string) => `arn:aws:states:local:0:execution:jobs:${jobId}`) },
         robots: robotCatalog,
         egressAllowHosts: [],
+timeouts: DEFAULT_JOB_TIMEOUTS,
       };
     });
 

@@ -10,7 +10,7 @@ import { businessError, type ItemRobot, type RobotDefinition } from '../../core/
 import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore } from '../support/memory-job-store';
-import { fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
+import { MemoryPortalLeases, attemptSettings, fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
 
 const JOB_ID = '6f1d8c1e-2a4b-4c3d-9e8f-0a1b2c3d4e5f';
 const TOKEN = 'token-'.padEnd(600, 'x');
@@ -30,7 +30,7 @@ function depsFor(robot: RobotDefinition): MessageDeps {
     sqs: new SQSClient({}),
     sfn: new SFNClient({}),
     queueUrl: 'https://sqs.local/robot-tasks',
-    heartbeatSeconds: 20,
+    ...attemptSettings(20),
   };
 }
 
@@ -40,9 +40,13 @@ const message = (body: unknown = { jobId: JOB_ID, taskToken: TOKEN }): Message =
   Body: typeof body === 'string' ? body : JSON.stringify(body),
 });
 
-function seedJob(status: Job['status'], input: Record<string, unknown> = {}): void {
+function jobRecord(status: Job['status'], input: Record<string, unknown> = {}): Job {
   const now = '2025-01-01T00:00:00.000Z';
-  void store.create({ jobId: JOB_ID, owner: 'u1', robot: 'test-robot', status, input, attempts: 0, createdAt: now, updatedAt: now, artifacts: [], requestHash: 'h' });
+  return { jobId: JOB_ID, owner: 'u1', robot: 'test-robot', status, input, attempts: 0, createdAt: now, updatedAt: now, artifacts: [], requestHash: 'h' };
+}
+
+function seedJob(status: Job['status'], input: Record<string, unknown> = {}): void {
+  void store.create(jobRecord(status, input));
 }
 
 /** An item robot over input.keys; `onItem` runs inside each item. */
@@ -203,9 +207,64 @@ describe('handleMessage', () => {
     await vi.advanceTimersByTimeAsync(20_000);
     await handling;
 
-    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toMatchObject({ VisibilityTimeout: 60 });
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toMatchObject({ VisibilityTimeout: 60 }); // three 20 s beats
     expect(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input).toMatchObject({ error: 'Robot.Cancelled' });
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+  });
+
+  it('ends an attempt that runs past the job’s timeoutSeconds as Robot.Timeout, naming the bound', async () => {
+    vi.useFakeTimers();
+    void store.create({ ...jobRecord('QUEUED'), timeoutSeconds: 120 });
+    let robotStarted!: () => void;
+    const started = new Promise<void>((resolve) => (robotStarted = resolve));
+    const handling = handleMessage(message(), depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))), neverStops);
+    await started;
+    await vi.advanceTimersByTimeAsync(119_000);
+    expect(reports(sfn)).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    await handling;
+
+    const reported = sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input;
+    expect(reported).toMatchObject({ error: 'Robot.Timeout' });
+    expect(JSON.parse(reported?.cause ?? '{}')).toEqual({ code: 'JOB_TIMEOUT', message: "The robot ran longer than the job's timeoutSeconds (120 s)" });
+    expect(closedSessions).toBe(1);
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(1);
+  });
+
+  it('does not count time spent waiting for another job’s portal slot against the job’s timeoutSeconds', async () => {
+    vi.useFakeTimers();
+    void store.create({ ...jobRecord('QUEUED', { keys: ['a'] }), timeoutSeconds: 60 });
+    const leases = new MemoryPortalLeases();
+    await leases.tryAcquire('portal.example', 'other-job', 1, 3600, Math.floor(Date.now() / 1000));
+    const robot = { ...(itemRobotThat(async () => {}) as ItemRobot<{ keys: string[] }>), portalUrl: () => 'https://portal.example/' };
+    const handling = handleMessage(message(), { ...depsFor(robot), leases, portalMaxSessions: 1 }, neverStops);
+    // Five minutes in the waiting room: five times the job's own bound.
+    await vi.advanceTimersByTimeAsync(300_000);
+    expect(reports(sfn)).toEqual([]);
+    await leases.release({ host: 'portal.example', slot: 0, holder: 'other-job' });
+    await vi.advanceTimersByTimeAsync(2_000);
+    await handling;
+
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toHaveLength(1);
+    expect((await items.get(JOB_ID, 'a'))?.status).toBe('SUCCEEDED');
+  });
+
+  it('tells a job settled elsewhere (TIMED_OUT) apart from a cancelled one in the report and the log', async () => {
+    vi.useFakeTimers();
+    seedJob('QUEUED');
+    let robotStarted!: () => void;
+    const started = new Promise<void>((resolve) => (robotStarted = resolve));
+    const handling = handleMessage(message(), depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))), neverStops);
+    await started;
+    await store.transition(JOB_ID, 'TIMED_OUT', { now: new Date().toISOString() });
+    await vi.advanceTimersByTimeAsync(20_000);
+    await handling;
+
+    expect(JSON.parse(sfn.commandCalls(SendTaskFailureCommand)[0]?.args[0].input.cause ?? '{}')).toEqual({
+      code: 'JOB_ENDED',
+      message: 'The job was TIMED_OUT while the robot ran',
+    });
+    expect(JSON.stringify(logLines)).not.toMatch(/cancel/i);
   });
 
   it('never logs the task token', async () => {

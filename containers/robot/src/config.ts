@@ -1,4 +1,5 @@
 import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../../core/config';
+import { DEFAULT_JOB_TIMEOUTS, deliveryTiming, type DeliveryTiming } from '../../../core/delivery';
 import { ENV } from '../../../core/env-names';
 
 /** What the robot runtime needs wherever it runs (the worker, the DLQ reprocessor Lambda). */
@@ -8,7 +9,9 @@ export interface RuntimeConfig {
   leasesTable: string;
   artifactsBucket: string;
   egressAllowHosts: string[];
-  heartbeatSeconds: number;
+  timing: DeliveryTiming;
+  /** The bound of jobs stored before each job carried its own timeoutSeconds. */
+  defaultJobTimeoutSeconds: number;
   portalMaxSessions: number;
   /** Unset: robots get no secrets at all. */
   secretsPrefix?: string;
@@ -22,6 +25,9 @@ export interface WorkerConfig extends RuntimeConfig {
   queueUrl: string;
   concurrency: number;
 }
+
+/** A 15 s window: a crashed worker's job is running again on another worker within seconds. */
+const DEFAULT_BEAT_SECONDS = 5;
 
 /** Read once at start: a missing value stops the worker before it takes any message. */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -41,7 +47,8 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     leasesTable: requireEnv(ENV.leasesTable, env),
     artifactsBucket: requireEnv(ENV.artifactsBucket, env),
     egressAllowHosts: listEnv(ENV.egressAllowHosts, env),
-    heartbeatSeconds: intEnv(ENV.workerHeartbeatSeconds, 20, env),
+    timing: deliveryTiming(intEnv(ENV.workerHeartbeatSeconds, DEFAULT_BEAT_SECONDS, env)),
+    defaultJobTimeoutSeconds: intEnv(ENV.jobTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.defaultSeconds, env),
     portalMaxSessions: intEnv(ENV.portalMaxSessions, 2, env),
     ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),

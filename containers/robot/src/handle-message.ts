@@ -1,8 +1,9 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
+import type { DeliveryTiming } from '../../../core/delivery';
 import { IllegalTransition } from '../../../core/errors';
-import { isTerminal, type AttemptRuntime, type Job } from '../../../core/job';
+import { isTerminal, type AttemptRuntime, type Job, type JobStatus } from '../../../core/job';
 import { beginAttempt, sha256Hex } from '../../../core/jobs';
 import type { Logger } from '../../../core/logger';
 import { RobotError } from '../../../core/robot';
@@ -11,7 +12,9 @@ import { runRobotJob, type AttemptControl, type RuntimeDeps } from './robot-runt
 
 /** What one attempt needs, whichever runtime runs it (the worker, the DLQ reprocessor). */
 export interface AttemptDeps extends RuntimeDeps {
-  heartbeatSeconds: number;
+  timing: DeliveryTiming;
+  /** The bound of a job stored before jobs carried their own timeoutSeconds. */
+  defaultJobTimeoutSeconds: number;
 }
 
 /** Everything one message needs; the worker builds it once, tests pass fakes and mocked clients. */
@@ -25,7 +28,20 @@ export interface MessageDeps extends AttemptDeps {
 export interface AttemptPlan {
   runtime: AttemptRuntime;
   keepAlive: Array<(attempt: AbortController) => Promise<void>>;
+  /** Where the attempt waits for a shared resource (a portal slot); default: in place. */
+  waitingRoom?: WaitingRoom;
 }
+
+/**
+ * A wait for something another job holds (a portal slot). The worker frees the waiting job's
+ * slot meanwhile, so that the holder's own redelivery can run on it instead of queueing behind
+ * jobs that wait for the holder.
+ */
+export interface WaitingRoom {
+  wait<T>(work: () => Promise<T>): Promise<T>;
+}
+
+const WAIT_IN_PLACE: WaitingRoom = { wait: (work) => work() };
 
 /** How the worker tells a running job to stop. */
 export interface StopSignals {
@@ -39,15 +55,17 @@ const taskMessageSchema = z.object({ jobId: z.string().min(1).max(64), taskToken
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
 /** Why an attempt was aborted; each ends the message differently (see settle). */
-const AbortReason = {
+type AbortReason =
   /** The job was cancelled (or settled otherwise) while the robot ran. */
-  cancelled: 'cancelled',
-  /** The workflow no longer waits for this token (timeout, execution stopped). */
-  taskGone: 'task-gone',
+  | { kind: 'job-ended'; status: JobStatus }
+  /** The workflow no longer waits for this token (execution stopped, backstop passed). */
+  | { kind: 'task-gone' }
   /** The worker is shutting down: another worker takes the job (and resumes its items). */
-  stopping: 'stopping',
-} as const;
-type AbortReason = (typeof AbortReason)[keyof typeof AbortReason];
+  | { kind: 'stopping' }
+  /** The robot ran past the job's timeoutSeconds. */
+  | { kind: 'deadline'; timeoutSeconds: number };
+
+const abortWith = (attempt: AbortController, reason: AbortReason) => attempt.abort(reason);
 
 export type Verdict =
   | { kind: 'success'; result: RobotResult }
@@ -62,7 +80,7 @@ const TASK_GONE_ERRORS = new Set(['TaskTimedOut', 'InvalidToken', 'TaskDoesNotEx
  * Runs the job of one RobotTaskMessage and tells the workflow how it went. Never throws: a
  * message that could not be handled stays in the queue and comes back (or goes to the DLQ).
  */
-export async function handleMessage(message: Message, deps: MessageDeps, stop: StopSignals): Promise<void> {
+export async function handleMessage(message: Message, deps: MessageDeps, stop: StopSignals, waitingRoom: WaitingRoom = WAIT_IN_PLACE): Promise<void> {
   const task = parseTask(message.Body);
   if (!task) {
     deps.log.error('message.malformed', { messageId: message.MessageId });
@@ -74,9 +92,10 @@ export async function handleMessage(message: Message, deps: MessageDeps, stop: S
     const verdict = await runJob(task, messageDeps, stop, {
       runtime: 'fargate',
       keepAlive: [
-        (attempt) => keepTokenAlive(task, messageDeps, () => attempt.abort(AbortReason.taskGone)),
+        (attempt) => keepTokenAlive(task, messageDeps, () => abortWith(attempt, { kind: 'task-gone' })),
         () => keepMessageInvisible(message, messageDeps),
       ],
+      waitingRoom,
     });
     await settle(verdict, task, message, messageDeps);
   } catch (error) {
@@ -89,55 +108,64 @@ export async function runJob(task: TaskMessage, deps: AttemptDeps, stop: StopSig
   const job = await deps.store.get(task.jobId);
   if (!job) return failure(RobotErrorName.business, 'JOB_NOT_FOUND', `Job ${task.jobId} does not exist`);
   const log = deps.log.child({ robot: job.robot });
-  if (isTerminal(job.status)) return cancelledVerdict(log, job.status);
+  if (isTerminal(job.status)) return endedVerdict(log, job.status, 'before the robot ran');
   try {
     await beginAttempt(deps.store, job.jobId, plan.runtime);
   } catch (error) {
-    // Cancelled between the read and the write: the first writer won.
-    if (error instanceof IllegalTransition) return cancelledVerdict(log, 'terminal');
+    // Settled between the read and the write: the first writer won.
+    if (error instanceof IllegalTransition) return endedVerdict(log, (await deps.store.get(job.jobId))?.status, 'before the robot ran');
     throw error;
   }
   return runAttempt(job, task, { ...deps, log }, stop, plan);
 }
 
-function cancelledVerdict(log: Logger, status: string): Verdict {
-  log.info('job.skipped', { status });
-  return failure(RobotErrorName.cancelled, 'JOB_CANCELLED', `The job is ${status}`);
+/**
+ * The job was settled elsewhere (cancelled by a client, or by another delivery): nothing to run. The
+ * report tells the workflow so (its settle step leaves a terminal job as it is).
+ */
+function endedVerdict(log: Logger, status: JobStatus | undefined, when: string): Verdict {
+  log.info('job.ended-elsewhere', { status, when });
+  return endedFailure(status, when);
 }
 
 async function runAttempt(job: Job, task: TaskMessage, deps: AttemptDeps, stop: StopSignals, plan: AttemptPlan): Promise<Verdict> {
   const attempt = new AbortController();
-  const abortOnStop = () => attempt.abort(AbortReason.stopping);
+  const abortOnStop = () => abortWith(attempt, { kind: 'stopping' });
   stop.stopping.addEventListener('abort', abortOnStop);
+  const timeoutSeconds = job.timeoutSeconds ?? deps.defaultJobTimeoutSeconds;
+  const deadline = startDeadline(timeoutSeconds, () => abortWith(attempt, { kind: 'deadline', timeoutSeconds }));
+  const waitingRoom = plan.waitingRoom ?? WAIT_IN_PLACE;
   const heartbeat = startHeartbeat(task, deps, attempt, plan.keepAlive);
   const control: AttemptControl = {
     signal: attempt.signal,
     draining: stop.draining,
     checkpoint: async () => {
-      if (stop.draining.aborted) attempt.abort(AbortReason.stopping);
+      if (stop.draining.aborted) abortWith(attempt, { kind: 'stopping' });
       else await abortIfJobEnded(task, deps, attempt);
       attempt.signal.throwIfAborted();
     },
     onHeartbeat: heartbeat.add,
+    // Waiting for another job's portal slot is waiting for a worker: the job's clock does not run.
+    whileWaiting: (work) => waitingRoom.wait(() => deadline.paused(work)),
   };
   const started = Date.now();
   try {
-    deps.log.info('robot.started');
+    deps.log.info('robot.started', { timeoutSeconds });
     const result = await untilAborted(runRobotJob(job, deps, control), attempt.signal);
     deps.log.info('robot.succeeded', { ...result, ms: Date.now() - started });
     return { kind: 'success', result };
   } catch (error) {
-    const verdict = verdictForError(error, attempt.signal);
+    const verdict = attempt.signal.aborted ? verdictForAbort(attempt.signal.reason as AbortReason) : verdictForError(error);
     deps.log.warn('robot.failed', { verdict, error, ms: Date.now() - started });
     return verdict;
   } finally {
+    deadline.clear();
     heartbeat.stop();
     stop.stopping.removeEventListener('abort', abortOnStop);
   }
 }
 
-function verdictForError(error: unknown, signal: AbortSignal): Verdict {
-  if (signal.aborted) return verdictForAbort(signal.reason as AbortReason);
+function verdictForError(error: unknown): Verdict {
   if (error instanceof RobotError) {
     return failure(error.type === 'BUSINESS' ? RobotErrorName.business : RobotErrorName.technical, error.code, error.message);
   }
@@ -145,14 +173,49 @@ function verdictForError(error: unknown, signal: AbortSignal): Verdict {
 }
 
 function verdictForAbort(reason: AbortReason): Verdict {
-  switch (reason) {
-    case AbortReason.cancelled:
-      return failure(RobotErrorName.cancelled, 'JOB_CANCELLED', 'The job was cancelled while the robot ran');
-    case AbortReason.taskGone:
+  switch (reason.kind) {
+    case 'job-ended':
+      return endedFailure(reason.status, 'while the robot ran');
+    case 'deadline':
+      return failure(RobotErrorName.timeout, 'JOB_TIMEOUT', `The robot ran longer than the job's timeoutSeconds (${reason.timeoutSeconds} s)`);
+    case 'task-gone':
       return { kind: 'abandon' };
-    case AbortReason.stopping:
+    case 'stopping':
       return { kind: 'release' };
   }
+}
+
+/** A job cancelled by a client is reported as such; one settled otherwise is not called cancelled. */
+function endedFailure(status: JobStatus | undefined, when: string): Verdict {
+  return status === 'CANCELLED'
+    ? failure(RobotErrorName.cancelled, 'JOB_CANCELLED', `The job was cancelled ${when}`)
+    : failure(RobotErrorName.jobEnded, 'JOB_ENDED', `The job was ${status ?? 'removed'} ${when}`);
+}
+
+interface Deadline {
+  /** Runs `work` with the clock stopped. */
+  paused<T>(work: () => Promise<T>): Promise<T>;
+  clear(): void;
+}
+
+/** The job's own bound: robot time of this attempt, not time spent waiting for a worker or a slot. */
+function startDeadline(timeoutSeconds: number, onPassed: () => void): Deadline {
+  let remainingMs = timeoutSeconds * 1000;
+  let runningSince = Date.now();
+  let timer: NodeJS.Timeout | undefined = setTimeout(onPassed, remainingMs);
+  return {
+    async paused(work) {
+      clearTimeout(timer);
+      remainingMs -= Date.now() - runningSince;
+      try {
+        return await work();
+      } finally {
+        runningSince = Date.now();
+        timer = setTimeout(onPassed, Math.max(0, remainingMs));
+      }
+    },
+    clear: () => clearTimeout(timer),
+  };
 }
 
 function failure(error: string, code: string, message: string): Verdict {
@@ -162,13 +225,18 @@ function failure(error: string, code: string, message: string): Verdict {
 /** Reports the verdict and ends the message: deleted once reported, visible again when released. */
 async function settle(verdict: Verdict, task: TaskMessage, message: Message, deps: MessageDeps): Promise<void> {
   if (verdict.kind === 'release') {
-    await deps.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }));
-    deps.log.info('message.released');
+    await releaseMessage(message, deps, 'stopping');
     return;
   }
   if (verdict.kind !== 'abandon') await reportToWorkflow(verdict, task, deps);
   await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle }));
   deps.log.info('message.done', { outcome: verdict.kind === 'failure' ? verdict.error : verdict.kind });
+}
+
+/** Makes the message visible again at once: another worker takes the job (and resumes its items). */
+export async function releaseMessage(message: Message, deps: Pick<MessageDeps, 'sqs' | 'queueUrl' | 'log'>, when: string): Promise<void> {
+  await deps.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: 0 }));
+  deps.log.info('message.released', { messageId: message.MessageId, when });
 }
 
 /** false when the workflow gave up on the token (timeout, stopped): the report had nobody to go to. */
@@ -208,7 +276,7 @@ function startHeartbeat(
   let timer: NodeJS.Timeout | undefined;
   const extraTasks = new Set<() => Promise<void>>();
   const schedule = () => {
-    timer = setTimeout(() => void beat().finally(() => attempt.signal.aborted || schedule()), deps.heartbeatSeconds * 1000);
+    timer = setTimeout(() => void beat().finally(() => attempt.signal.aborted || schedule()), deps.timing.beatSeconds * 1000);
   };
   const beat = async () => {
     await Promise.all([
@@ -217,7 +285,7 @@ function startHeartbeat(
       ...[...extraTasks].map((extraTask) => extraTask().catch((error: unknown) => deps.log.warn('heartbeat.task-failed', { error }))),
     ]);
   };
-  // The first beat comes at once: after a crash, the token has waited since the last worker's beat.
+  // The first beat comes at once: it replaces the receive's visibility with the worker's own window.
   void beat().finally(() => attempt.signal.aborted || schedule());
   return {
     add: (extraTask) => {
@@ -228,7 +296,10 @@ function startHeartbeat(
   };
 }
 
-/** One heartbeat of the task token; `onGone` when the workflow no longer waits for it. */
+/**
+ * Asks whether the workflow still waits for the token (the task has no heartbeat timeout, so this
+ * only probes); `onGone` when it does not (execution stopped, backstop passed).
+ */
 export async function keepTokenAlive(task: TaskMessage, deps: Pick<MessageDeps, 'sfn' | 'log'>, onGone: () => void): Promise<void> {
   try {
     await deps.sfn.send(new SendTaskHeartbeatCommand({ taskToken: task.taskToken }));
@@ -238,16 +309,11 @@ export async function keepTokenAlive(task: TaskMessage, deps: Pick<MessageDeps, 
   }
 }
 
-/** Three beats of invisibility: the message comes back soon after its worker dies. */
-export function invisibleSeconds(heartbeatSeconds: number): number {
-  return heartbeatSeconds * 3;
-}
-
-
+/** One window of invisibility from now: the message comes back within it after its worker dies. */
 async function keepMessageInvisible(message: Message, deps: MessageDeps): Promise<void> {
   try {
     await deps.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: invisibleSeconds(deps.heartbeatSeconds) }),
+      new ChangeMessageVisibilityCommand({ QueueUrl: deps.queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: deps.timing.visibilitySeconds }),
     );
   } catch (error) {
     deps.log.warn('visibility.failed', { error });
@@ -257,7 +323,7 @@ async function keepMessageInvisible(message: Message, deps: MessageDeps): Promis
 async function abortIfJobEnded(task: TaskMessage, deps: AttemptDeps, attempt: AbortController): Promise<void> {
   try {
     const job = await deps.store.get(task.jobId);
-    if (job && isTerminal(job.status)) attempt.abort(AbortReason.cancelled);
+    if (job && isTerminal(job.status)) abortWith(attempt, { kind: 'job-ended', status: job.status });
   } catch (error) {
     deps.log.warn('job.read-failed', { error });
   }
@@ -267,7 +333,7 @@ async function abortIfJobEnded(task: TaskMessage, deps: AttemptDeps, attempt: Ab
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   work.catch(() => {}); // its rejection after an abort is expected and handled via the signal
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error(`aborted: ${String(signal.reason)}`));
+    const onAbort = () => reject(new Error(`aborted: ${JSON.stringify(signal.reason)}`));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));

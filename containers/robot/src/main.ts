@@ -1,5 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { WORKER_DRAIN_SECONDS } from '../../../core/delivery';
 import { createLogger } from '../../../core/logger';
 import { WorkerBrowser } from './browser';
 import { loadWorkerConfig } from './config';
@@ -12,16 +13,13 @@ import { startWorker } from './worker';
  * AWS endpoints come from the standard AWS_ENDPOINT_URL_* variables.
  */
 
-/** Fargate (Spot) sends SIGTERM at most 120 s before SIGKILL: drain, then release and close. */
-const DRAIN_DEADLINE_MS = 90_000;
-/** A job waits this long for a free portal slot before its attempt fails (and is retried later). */
-const PORTAL_SLOT_WAIT_MS = 10 * 60_000;
 
 const log = createLogger({ component: 'robot-worker' });
 const config = loadWorkerConfig();
 const browser = new WorkerBrowser(config.chromiumPath ? { executablePath: config.chromiumPath } : {});
 const worker = startWorker({
-  ...runtimeDepsFromConfig(config, { log, sessions: browser, leaseWaitMs: PORTAL_SLOT_WAIT_MS }),
+  // A job waiting for a portal slot leaves its worker slot to others (worker.ts), so it may wait unbounded.
+  ...runtimeDepsFromConfig(config, { log, sessions: browser, leaseWaitMs: undefined }),
   sqs: new SQSClient({}),
   sfn: new SFNClient({}),
   queueUrl: config.queueUrl,
@@ -35,7 +33,7 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) return;
   stopping = true;
   log.info('worker.signal', { signal });
-  await worker.stop(DRAIN_DEADLINE_MS);
+  await worker.stop(WORKER_DRAIN_SECONDS * 1000);
   await browser.close();
   process.exit(0);
 }

@@ -4,7 +4,7 @@ import { isItemSettled, type ItemArtifact, type ItemStore, type JobItem } from '
 import type { Job, JobError } from '../../../core/job';
 import { recordArtifact, sha256Hex, type RobotCatalog } from '../../../core/jobs';
 import type { Logger } from '../../../core/logger';
-import { renewPortalLease, waitForPortalSlot, type PortalLease, type PortalLeaseStore } from '../../../core/portal-lease';
+import { renewPortalLease, tryPortalSlot, waitForPortalSlot, type PortalLease, type PortalLeaseStore } from '../../../core/portal-lease';
 import type { JobStore } from '../../../core/ports';
 import {
   ITEM_KEY_PATTERN,
@@ -42,8 +42,11 @@ export interface RuntimeDeps {
   portalMaxSessions: number;
   /** A portal slot not renewed for this long is free again (its worker died). */
   leaseTtlSeconds: number;
-  /** How long a job waits for a portal slot before the attempt fails (and is retried later). */
-  leaseWaitMs: number;
+  /**
+   * How long a job may wait for a portal slot before the attempt fails as PORTAL_BUSY (and is
+   * retried later); undefined: as long as it takes (the worker, where waiting frees its slot).
+   */
+  leaseWaitMs: number | undefined;
   robots: RobotCatalog;
   sessions: JobSessions;
   egressAllowHosts: readonly string[];
@@ -60,6 +63,8 @@ export interface AttemptControl {
   checkpoint(): Promise<void>;
   /** Runs `task` with every heartbeat until the returned function is called. */
   onHeartbeat(task: () => Promise<void>): () => void;
+  /** Runs a wait for a resource other jobs hold (a portal slot) off the job's clock and its worker slot. */
+  whileWaiting<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** A technical error on an item is tried this often within one attempt before the attempt fails. */
@@ -208,17 +213,20 @@ async function discardTrace(session: JobSession): Promise<ItemArtifact[]> {
 
 async function takePortalSlot(portalUrl: string, holder: string, deps: RuntimeDeps, attempt: AttemptControl): Promise<PortalLease> {
   const host = new URL(portalUrl).host;
+  const request = { host, holder, slots: deps.portalMaxSessions, ttlSeconds: deps.leaseTtlSeconds };
+  const signal = AbortSignal.any([attempt.signal, attempt.draining]);
   try {
-    const lease = await waitForPortalSlot(
-      deps.leases,
-      { host, holder, slots: deps.portalMaxSessions, ttlSeconds: deps.leaseTtlSeconds },
-      {
-        signal: AbortSignal.any([attempt.signal, attempt.draining]),
-        maxWaitMs: deps.leaseWaitMs,
-        pollMs: 1_000,
-        onWaiting: () => deps.log.info('lease.waiting', { host, slots: deps.portalMaxSessions }),
-      },
-    );
+    // Most jobs find a free slot at once; only a real wait leaves the worker slot to others.
+    const lease =
+      (await tryPortalSlot(deps.leases, request)) ??
+      (await attempt.whileWaiting(() =>
+        waitForPortalSlot(deps.leases, request, {
+          signal,
+          ...(deps.leaseWaitMs === undefined ? {} : { maxWaitMs: deps.leaseWaitMs }),
+          pollMs: 1_000,
+          onWaiting: () => deps.log.info('lease.waiting', { host, slots: deps.portalMaxSessions }),
+        }),
+      ));
     deps.log.info('lease.acquired', { host, slot: lease.slot });
     return lease;
   } catch (error) {

@@ -14,8 +14,8 @@ import type { AttemptDeps } from './handle-message';
 export interface RuntimeWiring {
   log: Logger;
   sessions: JobSessions;
-  /** How long a job waits for a portal slot before its attempt fails (and is retried later). */
-  leaseWaitMs: number;
+  /** How long a job waits for a portal slot before its attempt fails (undefined: no limit). */
+  leaseWaitMs: number | undefined;
 }
 
 /**
@@ -32,14 +32,15 @@ export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, le
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
     secretsPrefix: config.secretsPrefix,
     portalMaxSessions: config.portalMaxSessions,
-    // Three missed heartbeats and the slot of a dead runtime is free again.
-    leaseTtlSeconds: config.heartbeatSeconds * 3,
+    // One window without a renewal and the slot of a dead runtime is free again (core/delivery.ts).
+    leaseTtlSeconds: config.timing.slotTtlSeconds,
     leaseWaitMs,
     robots: robotCatalog,
     sessions,
     artifactsBucket: config.artifactsBucket,
     egressAllowHosts: config.egressAllowHosts,
-    heartbeatSeconds: config.heartbeatSeconds,
+    timing: config.timing,
+    defaultJobTimeoutSeconds: config.defaultJobTimeoutSeconds,
     log,
   };
 }
