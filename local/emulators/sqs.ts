@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { buildApp } from 'fauxqs';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ROBOT_QUEUE_MAX_RECEIVES } from '../../core/delivery';
 import { LOOPBACK_HOST } from './http-server';
 
 export interface LocalSqs {
@@ -62,8 +63,6 @@ export interface RobotQueue {
   deadLetterQueueUrl: string;
 }
 
-/** Receives of one message before SQS moves it to the dead-letter queue. */
-export const ROBOT_QUEUE_MAX_RECEIVE_COUNT = 3;
 
 /**
  * Creates the robot queue and its dead-letter queue (`<name>-dlq`); CreateQueue with the same
@@ -76,7 +75,7 @@ export async function ensureRobotQueue(
 ): Promise<RobotQueue> {
   const deadLetterQueueUrl = await createQueue(sqs, `${queueName}-dlq`, {});
   const deadLetterTargetArn = await queueArn(sqs, deadLetterQueueUrl);
-  const redrivePolicy = { deadLetterTargetArn, maxReceiveCount: ROBOT_QUEUE_MAX_RECEIVE_COUNT };
+  const redrivePolicy = { deadLetterTargetArn, maxReceiveCount: ROBOT_QUEUE_MAX_RECEIVES };
   const queueUrl = await createQueue(sqs, queueName, { ...attributes, RedrivePolicy: JSON.stringify(redrivePolicy) });
   return { queueUrl, deadLetterQueueUrl };
 }

@@ -1,7 +1,7 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../../local/emulators/poll';
-import { ROBOT_QUEUE_MAX_RECEIVE_COUNT } from '../../local/emulators/sqs';
+import { ROBOT_QUEUE_MAX_RECEIVES } from '../../core/delivery';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { startStackProcess, type StackProcess } from '../support/stack-process';
 
@@ -43,7 +43,7 @@ async function submitPoisonJob(body: unknown): Promise<string> {
         new ReceiveMessageCommand({ QueueUrl: stack.outputs.RobotQueueUrl, VisibilityTimeout: 0, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
       )
     ).Messages?.[0];
-  for (let receives = 1; receives <= ROBOT_QUEUE_MAX_RECEIVE_COUNT; receives++) {
+  for (let receives = 1; receives <= ROBOT_QUEUE_MAX_RECEIVES; receives++) {
     const message = await pollUntil(receive, { description: `receive ${receives} of the job's message` });
     expect(JSON.parse(message.Body ?? '{}')).toMatchObject({ jobId });
     expect(message.Attributes?.ApproximateReceiveCount).toBe(String(receives));
