@@ -9,6 +9,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { z } from 'zod';
+import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
 import { API_ROUTES, type ApiRoute } from '../functions/api/routes';
 import { acknowledge } from './nag';
@@ -29,6 +30,8 @@ export interface ApiProps {
   readonly accountsTable: ITableV2;
   readonly artifactsBucket: IBucket;
   readonly stateMachine: IStateMachine;
+  /** The stage's job timeoutSeconds default and limit, for the routes that create jobs. */
+  readonly jobTimeouts: JobTimeouts;
   /** Grants routes with `schedules` access. */
   readonly schedules: Schedules;
   readonly functionDefaults: FunctionDefaults;
@@ -186,7 +189,8 @@ export class Api extends Construct {
     if (route.access.itemsTable) handler.useItemsTable(props.itemsTable, route.access.itemsTable);
     if (route.access.accountsTable) handler.useAccountsTable(props.accountsTable);
     if (route.access.artifactsBucket) handler.useArtifactDownloads(props.artifactsBucket, props.artifactUrlTtl);
-    if (route.access.startExecution) handler.useStateMachineStart(props.stateMachine);
+    // Each execution runs one job, which the route creates first.
+    if (route.access.startExecution) handler.useStateMachineStart(props.stateMachine).useJobTimeouts(props.jobTimeouts);
     if (route.access.schedules) props.schedules.grantApiAccess(handler, route.access.schedules);
 
     const integration = new apigateway.LambdaIntegration(handler, { allowTestInvoke: false });

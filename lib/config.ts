@@ -1,6 +1,15 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { z } from 'zod';
+import {
+  deliveryTiming,
+  type JobTimeouts,
+  longestTaskSeconds,
+  MIN_JOB_TIMEOUT_SECONDS,
+  SQS_MAX_VISIBILITY_SECONDS,
+  TASK_BACKSTOP_SECONDS,
+} from '../core/delivery';
+import { DLQ_REPROCESSOR } from '../functions/api/routes';
 
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
@@ -25,6 +34,42 @@ const customDomainSchema = z.strictObject({
   certificateArn: z.string().regex(/^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/, 'must be an ACM certificate ARN'),
 });
 
+const robotSchema = z
+  .strictObject({
+    /**
+     * Seconds between worker beats. A received message stays hidden, and a portal slot leased,
+     * for three beats (core/delivery.ts): what a crashed worker costs in wait.
+     */
+    workerBeatSeconds: positiveInt.max(60),
+    /** A job's bound (robot time per attempt) when its submission names none. */
+    timeoutSeconds: positiveInt.min(MIN_JOB_TIMEOUT_SECONDS),
+    /** The largest bound a submission may name: SQS hides a received message for at most 12 h. */
+    maxTimeoutSeconds: positiveInt.min(MIN_JOB_TIMEOUT_SECONDS).max(SQS_MAX_VISIBILITY_SECONDS),
+    technicalRetry: z.strictObject({
+      maxAttempts: z.number().int().min(0).max(10),
+      intervalSeconds: positiveInt,
+      backoffRate: z.number().min(1).max(10),
+    }),
+  })
+  .superRefine(
+    (robot, ctx) => {
+      if (robot.timeoutSeconds > robot.maxTimeoutSeconds) {
+        ctx.addIssue({ code: 'custom', path: ['timeoutSeconds'], message: 'must not exceed robot.maxTimeoutSeconds' });
+      }
+      // Holds for every value the bounds above allow; it guards changes to core/delivery.ts.
+      const longestTask = longestTaskSeconds(robot.maxTimeoutSeconds, deliveryTiming(robot.workerBeatSeconds), DLQ_REPROCESSOR.timeoutSeconds);
+      if (longestTask >= TASK_BACKSTOP_SECONDS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['maxTimeoutSeconds'],
+          message: `over all its deliveries a job may take ${longestTask} s, which must stay below the RunRobot backstop of ${TASK_BACKSTOP_SECONDS} s`,
+        });
+      }
+    },
+    // Only on fields valid each: deliveryTiming refuses a beat that is not.
+    { when: (payload) => payload.issues.length === 0 },
+  );
+
 const stageSettingsSchema = z
   .strictObject({
     account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
@@ -34,17 +79,7 @@ const stageSettingsSchema = z
     /** Days, one of CloudWatch Logs' allowed values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...). */
     logRetentionDays: z.enum(RetentionDays),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']),
-    robot: z.strictObject({
-      /** The worker must heartbeat within this window, or the attempt is lost. */
-      heartbeatSeconds: positiveInt.min(10).max(3600),
-      /** Upper bound for one robot attempt; the SQS visibility limit (12 h) caps it. */
-      timeoutSeconds: positiveInt.max(12 * 3600),
-      technicalRetry: z.strictObject({
-        maxAttempts: z.number().int().min(0).max(10),
-        intervalSeconds: positiveInt,
-        backoffRate: z.number().min(1).max(10),
-      }),
-    }),
+    robot: robotSchema,
     /** Robot jobs one worker task runs at once. */
     workerConcurrency: positiveInt.max(16),
     fleet: z.strictObject({
@@ -70,8 +105,8 @@ const stageSettingsSchema = z
     alarms: z.strictObject({
       /** Alarm topic subscription; unset means subscribe by hand (docs/deploy.md). */
       email: z.email().optional(),
-      /** A job waiting longer than this for a worker raises an alarm. */
-      oldestQueuedJobSeconds: positiveInt,
+      /** Jobs waiting for a worker this long without a break raise an alarm (checked per minute, at most a day). */
+      oldestQueuedJobSeconds: positiveInt.max(24 * 3600),
       /** The fleet at its maximum for this long raises an alarm: it is too small for the load. */
       fleetAtMaxMinutes: positiveInt,
     }),
@@ -99,9 +134,6 @@ const stageSettingsSchema = z
     egressAllowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port')),
   })
   .superRefine((settings, ctx) => {
-    if (settings.robot.heartbeatSeconds >= settings.robot.timeoutSeconds) {
-      ctx.addIssue({ code: 'custom', path: ['robot', 'heartbeatSeconds'], message: 'must be below robot.timeoutSeconds' });
-    }
     if (settings.fleet.minTasks > settings.fleet.maxTasks) {
       ctx.addIssue({ code: 'custom', path: ['fleet', 'minTasks'], message: 'must not exceed fleet.maxTasks' });
     }
@@ -124,6 +156,11 @@ export type StageSettings = z.infer<typeof stageSettingsSchema>;
 export interface StageConfig extends Omit<StageSettings, 'dataRemovalPolicy'> {
   readonly stage: StageName;
   readonly dataRemovalPolicy: RemovalPolicy;
+}
+
+/** The stage's job bounds, as the functions that create jobs read them. */
+export function jobTimeoutsOf(config: Pick<StageConfig, 'robot'>): JobTimeouts {
+  return { defaultSeconds: config.robot.timeoutSeconds, maxSeconds: config.robot.maxTimeoutSeconds };
 }
 
 /**

@@ -6,7 +6,6 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
-import { workerHeartbeatSeconds } from '../core/workflow-contract';
 import { DLQ_REPROCESSOR } from '../functions/api/routes';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
 import { grantRobotRuntimeAccess } from './robot-runtime-access';
@@ -24,8 +23,10 @@ export interface DlqReprocessorProps {
   readonly robotSecretsPrefix: string;
   /** Sessions all robot runtimes together open against one portal host. */
   readonly portalMaxSessions: number;
-  /** The workflow's HeartbeatSeconds for a robot attempt: the reprocessor beats three times within it. */
-  readonly heartbeatSeconds: number;
+  /** Seconds between the beats of a last attempt, as the workers beat (core/delivery.ts). */
+  readonly workerBeatSeconds: number;
+  /** The bound of a job stored without its own timeoutSeconds. */
+  readonly defaultJobTimeoutSeconds: number;
   /** host[:port] the egress guard lets through although private; empty on AWS. */
   readonly egressAllowHosts: readonly string[];
   readonly functionDefaults: FunctionDefaults;
@@ -71,7 +72,8 @@ export class DlqReprocessor extends Construct {
       [ENV.robotDeadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
       [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
       [ENV.portalMaxSessions]: String(props.portalMaxSessions),
-      [ENV.workerHeartbeatSeconds]: String(workerHeartbeatSeconds(props.heartbeatSeconds)),
+      [ENV.workerHeartbeatSeconds]: String(props.workerBeatSeconds),
+      [ENV.jobTimeoutSeconds]: String(props.defaultJobTimeoutSeconds),
       ...(props.egressAllowHosts.length > 0 ? { [ENV.egressAllowHosts]: props.egressAllowHosts.join(',') } : {}),
     };
     for (const [name, value] of Object.entries(environment)) this.function.addEnvironment(name, value);

@@ -25,7 +25,7 @@ export interface ObservabilityProps {
   readonly deadLetterQueues: readonly sqs.IQueue[];
   readonly runningTasks: cloudwatch.IMetric;
   readonly maxTasks: number;
-  /** Alarm when the oldest waiting job is older than this. */
+  /** Alarm when jobs have waited for a worker this long without a break. */
   readonly oldestQueuedJobAge: Duration;
   /** Alarm when the fleet has run at its maximum this long. */
   readonly fleetAtMaxFor: Duration;
@@ -33,6 +33,12 @@ export interface ObservabilityProps {
 
 const FIVE_MINUTES = Duration.minutes(5);
 const ONE_MINUTE = Duration.minutes(1);
+
+/**
+ * Jobs the RunRobot backstop ended: no robot reported before the robot queue dropped their message.
+ * As functions/shared/observability.ts countSettledJob emits it, with its `service` dimension.
+ */
+const NEVER_REPORTED_JOBS = { namespace: 'Roboport', metricName: 'JobsTimedOut', dimensionsMap: { service: 'roboport', bound: 'NEVER_REPORTED' } };
 
 /**
  * The stage's alarms, all sent to one SNS topic (email from the stage config, or subscribe by
@@ -57,9 +63,16 @@ export class Observability extends Construct {
         threshold: 1,
       }),
     );
-    this.alarm('OldestQueuedJob', `A job has waited more than ${props.oldestQueuedJobAge.toHumanString()} for a worker`, {
-      metric: robotQueue.metricApproximateAgeOfOldestMessage({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: props.oldestQueuedJobAge.toSeconds(),
+    // Not the age of the oldest message: SQS counts a running job's message too, and jobs may run for hours.
+    const waitingMinutes = Math.ceil(props.oldestQueuedJobAge.toSeconds() / 60);
+    this.alarm('OldestQueuedJob', `Jobs have waited for a worker for ${waitingMinutes} minutes without a break`, {
+      metric: robotQueue.metricApproximateNumberOfMessagesVisible({ period: ONE_MINUTE, statistic: cloudwatch.Stats.MINIMUM }),
+      threshold: 1,
+      evaluationPeriods: waitingMinutes,
+    });
+    this.alarm('NeverReportedJobs', 'A job timed out because the robot queue dropped its message before any robot reported', {
+      metric: new cloudwatch.Metric({ ...NEVER_REPORTED_JOBS, period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
     });
     this.alarm('Api5xx', 'The API answered with a server error', {
       metric: restApi.metricServerError({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM }),

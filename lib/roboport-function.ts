@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
+import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
 import { acknowledge, wildcardResourceFinding } from './nag';
 
@@ -141,6 +142,13 @@ export class RoboportFunction extends NodejsFunction {
   useStateMachineStart(stateMachine: IStateMachine): this {
     stateMachine.grantStartExecution(this);
     this.addEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
+    return this;
+  }
+
+  /** For handlers that create jobs: the bound a job gets by default, and the largest it may ask for. */
+  useJobTimeouts(timeouts: JobTimeouts): this {
+    this.addEnvironment(ENV.jobTimeoutSeconds, String(timeouts.defaultSeconds));
+    this.addEnvironment(ENV.jobMaxTimeoutSeconds, String(timeouts.maxSeconds));
     return this;
   }
 }

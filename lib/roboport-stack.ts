@@ -2,7 +2,7 @@ import { CfnOutput, Duration, Lazy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api';
 import { Auth } from './auth';
-import type { StageConfig } from './config';
+import { jobTimeoutsOf, type StageConfig } from './config';
 import { AdminConsole } from './console';
 import { CLOUDFRONT_WEB_ACL_REGION } from './console-edge-stack';
 import { Data } from './data';
@@ -50,6 +50,7 @@ export class RoboportStack extends Stack {
       logEncryptionKey: data.key,
       jobRetentionDays: config.jobRetentionDays,
     };
+    const jobTimeouts = jobTimeoutsOf(config);
     const auth = new Auth(this, 'Auth', {
       removalPolicy: config.dataRemovalPolicy,
       // Cognito domain prefixes are global per region: the account id keeps them unique.
@@ -77,7 +78,8 @@ export class RoboportStack extends Stack {
       portalMaxSessions: PORTAL_MAX_SESSIONS,
       ...config.fleet,
       workerConcurrency: config.workerConcurrency,
-      heartbeatSeconds: config.robot.heartbeatSeconds,
+      workerBeatSeconds: config.robot.workerBeatSeconds,
+      defaultJobTimeoutSeconds: jobTimeouts.defaultSeconds,
       egressAllowHosts: config.egressAllowHosts,
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays,
@@ -93,7 +95,8 @@ export class RoboportStack extends Stack {
       artifactsBucket: data.artifactsBucket,
       robotSecretsPrefix,
       portalMaxSessions: PORTAL_MAX_SESSIONS,
-      heartbeatSeconds: config.robot.heartbeatSeconds,
+      workerBeatSeconds: config.robot.workerBeatSeconds,
+      defaultJobTimeoutSeconds: jobTimeouts.defaultSeconds,
       egressAllowHosts: config.egressAllowHosts,
       functionDefaults,
     });
@@ -101,6 +104,7 @@ export class RoboportStack extends Stack {
       stage: config.stage,
       jobsTable: data.jobsTable,
       stateMachine: workflow.stateMachine,
+      jobTimeouts,
       functionDefaults,
       removalPolicy: config.dataRemovalPolicy,
       tableEncryption: data.tableEncryption,
@@ -116,6 +120,7 @@ export class RoboportStack extends Stack {
       accountsTable: data.accountsTable,
       artifactsBucket: data.artifactsBucket,
       stateMachine: workflow.stateMachine,
+      jobTimeouts,
       schedules,
       functionDefaults,
       artifactUrlTtl: Duration.seconds(config.artifactUrlTtlSeconds),

@@ -13,7 +13,6 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
-import { workerHeartbeatSeconds } from '../core/workflow-contract';
 import { acknowledge, wildcardResourceFinding } from './nag';
 import { grantRobotRuntimeAccess } from './robot-runtime-access';
 
@@ -40,8 +39,10 @@ export interface RobotFleetProps {
   readonly onDemandWeight: number;
   readonly spotWeight: number;
   readonly workerConcurrency: number;
-  /** The workflow's HeartbeatSeconds; the worker heartbeats well within it. */
-  readonly heartbeatSeconds: number;
+  /** Seconds between the worker's beats (core/delivery.ts derives its visibility and slot windows). */
+  readonly workerBeatSeconds: number;
+  /** The bound of a job stored without its own timeoutSeconds. */
+  readonly defaultJobTimeoutSeconds: number;
   readonly egressAllowHosts: readonly string[];
   readonly logLevel: string;
   readonly logRetention: logs.RetentionDays;
@@ -160,8 +161,8 @@ export class RobotFleet extends Construct {
         [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
         [ENV.portalMaxSessions]: String(props.portalMaxSessions),
         [ENV.workerConcurrency]: String(props.workerConcurrency),
-        // Six beats per workflow heartbeat window: a crashed worker's job survives (core/workflow-contract.ts).
-        [ENV.workerHeartbeatSeconds]: String(workerHeartbeatSeconds(props.heartbeatSeconds)),
+        [ENV.workerHeartbeatSeconds]: String(props.workerBeatSeconds),
+        [ENV.jobTimeoutSeconds]: String(props.defaultJobTimeoutSeconds),
         [ENV.logLevel]: props.logLevel,
         // Powertools logs (core/logger.ts), in the same format and levels as the Lambdas'.
         POWERTOOLS_SERVICE_NAME: 'roboport-worker',

@@ -7,6 +7,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
+import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
 import { SCHEDULES_TABLE } from '../core/table-schema';
 import { SCHEDULER_FUNCTIONS, type ApiRoute } from '../functions/api/routes';
@@ -18,6 +19,8 @@ export interface SchedulesProps {
   readonly stage: string;
   readonly jobsTable: dynamodb.ITableV2;
   readonly stateMachine: IStateMachine;
+  /** The stage's job timeoutSeconds default and limit: a schedule's job is checked against them when created and when run. */
+  readonly jobTimeouts: JobTimeouts;
   readonly functionDefaults: FunctionDefaults;
   readonly removalPolicy: RemovalPolicy;
   /** The stage's table encryption (Data.tableEncryption). @default AWS managed key */
@@ -47,8 +50,11 @@ export class Schedules extends Construct {
   public readonly schedulerRole: iam.Role;
   public readonly deadLetterQueue: sqs.Queue;
 
+  private readonly jobTimeouts: JobTimeouts;
+
   constructor(scope: Construct, id: string, props: SchedulesProps) {
     super(scope, id);
+    this.jobTimeouts = props.jobTimeouts;
     const retained = props.removalPolicy === RemovalPolicy.RETAIN;
     const stringKey = (name: string): dynamodb.Attribute => ({ name, type: dynamodb.AttributeType.STRING });
 
@@ -85,7 +91,8 @@ export class Schedules extends Construct {
     })
       .useSchedulesTable(this.table, 'read')
       .useJobsTable(props.jobsTable, 'readWrite')
-      .useStateMachineStart(props.stateMachine);
+      .useStateMachineStart(props.stateMachine)
+      .useJobTimeouts(props.jobTimeouts);
     this.runScheduleFunction.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: MAX_RUN_AGE,
@@ -108,6 +115,7 @@ export class Schedules extends Construct {
   grantApiAccess(handler: RoboportFunction, access: NonNullable<ApiRoute['access']['schedules']>): void {
     handler.useSchedulesTable(this.table, access === 'read' ? 'read' : 'readWrite');
     if (access === 'read') return;
+    handler.useJobTimeouts(this.jobTimeouts);
     // Pseudo parameters rather than the stack's env, so that the cdk-nag finding below reads the same in every stage.
     const groupSchedules = `arn:${Aws.PARTITION}:scheduler:${Aws.REGION}:${Aws.ACCOUNT_ID}:schedule/${this.group.scheduleGroupName}/*`;
     handler.addToRolePolicy(

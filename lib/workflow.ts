@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { deliveryTiming, ROBOT_QUEUE_MAX_RECEIVES, ROBOT_QUEUE_RETENTION_SECONDS, TASK_BACKSTOP_SECONDS } from '../core/delivery';
 import { ENV } from '../core/env-names';
 import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY, type JobWorkflowParams } from '../core/workflow-definition';
 import { WORKFLOW_FUNCTIONS } from '../functions/api/routes';
@@ -19,7 +20,11 @@ export interface WorkflowProps {
   /** host[:port] the webhook egress guard lets through although private; empty on AWS. */
   readonly egressAllowHosts: readonly string[];
   readonly functionDefaults: FunctionDefaults;
-  readonly robot: Pick<JobWorkflowParams, 'heartbeatSeconds' | 'timeoutSeconds' | 'technicalRetry'>;
+  readonly robot: {
+    /** The worker's beat: the robot queue hides a received message for three of them (core/delivery.ts). */
+    readonly workerBeatSeconds: number;
+    readonly technicalRetry: JobWorkflowParams['technicalRetry'];
+  };
   /**
    * Encrypts the robot queue and its DLQ.
    * @default SQS-managed encryption
@@ -39,9 +44,6 @@ export interface DeadLetterConsumer {
   readonly visibilityTimeout: Duration;
   readonly maxDeliveries: number;
 }
-
-/** A message received this often without being deleted is parked in the DLQ. */
-const MAX_RECEIVE_COUNT = 3;
 
 /**
  * The job workflow of core/workflow-definition.ts, deployed from that same definition: it sends
@@ -66,26 +68,30 @@ export class Workflow extends Construct {
       ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey, dataKeyReuse: Duration.hours(1) }
       : { encryption: sqs.QueueEncryption.SQS_MANAGED };
     const consumer = props.deadLetterConsumer;
-    this.robotParkedQueue = consumer && new sqs.Queue(this, 'RobotParkedQueue', { ...encryption, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    // SQS expires a dead letter by its first enqueue, so all three keep it as long as the robot queue.
+    const retentionPeriod = Duration.seconds(ROBOT_QUEUE_RETENTION_SECONDS);
+    this.robotParkedQueue = consumer && new sqs.Queue(this, 'RobotParkedQueue', { ...encryption, enforceSSL: true, retentionPeriod });
     this.robotDeadLetterQueue = new sqs.Queue(this, 'RobotDeadLetterQueue', {
       ...encryption,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod,
       ...(consumer && this.robotParkedQueue
         ? {
             visibilityTimeout: consumer.visibilityTimeout,
             // Counted on top of the robot queue's receives: right whether or not the count carries over into the DLQ.
-            deadLetterQueue: { queue: this.robotParkedQueue, maxReceiveCount: MAX_RECEIVE_COUNT + 1 + consumer.maxDeliveries },
+            deadLetterQueue: { queue: this.robotParkedQueue, maxReceiveCount: ROBOT_QUEUE_MAX_RECEIVES + 1 + consumer.maxDeliveries },
           }
         : {}),
     });
     this.robotQueue = new sqs.Queue(this, 'RobotQueue', {
       ...encryption,
       enforceSSL: true,
-      // The worker extends visibility on every heartbeat; a silent worker loses the message
-      // about when the workflow's heartbeat timeout fails the attempt.
-      visibilityTimeout: Duration.seconds(robot.heartbeatSeconds),
-      deadLetterQueue: { queue: this.robotDeadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
+      // The worker asks for this window on every receive and extends it at every beat; the
+      // queue's default only matters to other consumers (the console, a script).
+      visibilityTimeout: Duration.seconds(deliveryTiming(robot.workerBeatSeconds).visibilitySeconds),
+      // The backstop of the workflow's RunRobot task (core/delivery.ts) is this retention.
+      retentionPeriod,
+      deadLetterQueue: { queue: this.robotDeadLetterQueue, maxReceiveCount: ROBOT_QUEUE_MAX_RECEIVES },
     });
 
     const settleFunction = (functionId: string, entry: string, description: string) =>
@@ -110,7 +116,8 @@ export class Workflow extends Construct {
       failFunctionArn: this.failJobFunction.functionArn,
       notifyWebhookFunctionArn: this.notifyWebhookFunction.functionArn,
       webhookRetry: DEFAULT_WEBHOOK_RETRY,
-      ...robot,
+      taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
+      technicalRetry: robot.technicalRetry,
     });
     this.stateMachine = new sfn.StateMachine(this, 'JobStateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,

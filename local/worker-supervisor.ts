@@ -8,9 +8,21 @@ import path from 'node:path';
 export interface WorkerSupervisorOptions {
   repoRoot: string;
   env: Record<string, string>;
+  /** What to run; default the worker's TypeScript source (`--worker-image`: the image's build, local/worker-image.ts). */
+  command?: WorkerCommand;
+  /** Longest pause before a restart (default 10 s); tests that kill the worker often shorten it. */
+  maxRestartDelayMs?: number;
   /** Called with each new worker's pid (tests kill it; start.ts records it). */
   onStart?: (pid: number) => void;
   log?: (line: string) => void;
+}
+
+export interface WorkerCommand {
+  command: string;
+  args: string[];
+  cwd: string;
+  /** Under the supervisor's `env` (as an image's ENV is under its task definition's). */
+  env?: Record<string, string>;
 }
 
 export interface WorkerSupervisor {
@@ -27,16 +39,16 @@ export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervi
   const log = options.log ?? ((line) => process.stdout.write(`${line}\n`));
   let child: ChildProcess | undefined;
   let stopping = false;
-  let restartDelayMs = 500;
+  const maxRestartDelayMs = options.maxRestartDelayMs ?? MAX_RESTART_DELAY_MS;
+  let restartDelayMs = Math.min(500, maxRestartDelayMs);
   let restartTimer: NodeJS.Timeout | undefined;
+  const worker = options.command ?? sourceCommand(options.repoRoot);
 
   const launch = () => {
     const started = Date.now();
-    // Node itself with tsx as a loader, not the tsx CLI: the CLI runs the script in a child
-    // process, which a SIGKILL of the CLI's pid would leave running as an orphan.
-    child = spawn(process.execPath, ['--import', 'tsx', path.join(options.repoRoot, 'containers/robot/src/main.ts')], {
-      cwd: options.repoRoot,
-      env: { ...process.env, ...options.env },
+    child = spawn(worker.command, worker.args, {
+      cwd: worker.cwd,
+      env: { ...process.env, ...worker.env, ...options.env },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     if (child.pid) options.onStart?.(child.pid);
@@ -44,7 +56,7 @@ export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervi
       child = undefined;
       if (stopping) return;
       // A worker that ran for a while gets restarted quickly again.
-      restartDelayMs = Date.now() - started > 30_000 ? 500 : Math.min(restartDelayMs * 2, MAX_RESTART_DELAY_MS);
+      restartDelayMs = Math.min(Date.now() - started > 30_000 ? 500 : restartDelayMs * 2, maxRestartDelayMs);
       log(`worker exited (${signal ?? `code ${code}`}); restarting in ${restartDelayMs} ms`);
       restartTimer = setTimeout(launch, restartDelayMs);
     });
@@ -67,4 +79,12 @@ export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervi
       clearTimeout(killTimer);
     },
   };
+}
+
+/**
+ * Node itself with tsx as a loader, not the tsx CLI: the CLI runs the script in a child process,
+ * which a SIGKILL of the CLI's pid would leave running as an orphan.
+ */
+function sourceCommand(repoRoot: string): WorkerCommand {
+  return { command: process.execPath, args: ['--import', 'tsx', path.join(repoRoot, 'containers/robot/src/main.ts')], cwd: repoRoot };
 }

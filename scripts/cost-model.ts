@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type StageConfig, STAGE_NAMES, loadStageConfig } from '../lib/config';
+import { TASK_BACKSTOP_SECONDS } from '../core/delivery';
 import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY } from '../core/workflow-definition';
 
 /** us-east-1 list prices (USD) as of 2025; other regions differ by up to ~30 %. */
@@ -70,8 +71,7 @@ export function transitionsPerJob(): number {
     finalizeFunctionArn: 'f',
     failFunctionArn: 'x',
     notifyWebhookFunctionArn: 'n',
-    heartbeatSeconds: 60,
-    timeoutSeconds: 900,
+    taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
     technicalRetry: { maxAttempts: 0, intervalSeconds: 1, backoffRate: 1 },
     webhookRetry: DEFAULT_WEBHOOK_RETRY,
   });
@@ -92,9 +92,9 @@ export function stageCost(config: StageConfig) {
   const taskHourPrice = (cpu / 1024) * PRICE.fargateVcpuHour + (memoryMiB / 1024) * PRICE.fargateGbHour;
   const blendedTaskHour = taskHourPrice * (1 - spotShare * PRICE.spotDiscount);
   const taskHoursPerJob = JOB.robotSeconds / 3600 / config.workerConcurrency / JOB.fleetUtilisation;
-  const heartbeats = Math.ceil(JOB.robotSeconds / Math.max(1, Math.floor(config.robot.heartbeatSeconds / 3)));
+  const beats = Math.ceil(JOB.robotSeconds / config.robot.workerBeatSeconds);
   const lambdaInvocations = JOB.apiCalls + 1; // + FinalizeJob
-  const sqsRequests = 1 + 1 + heartbeats + 1; // send, receive, visibility extensions, delete
+  const sqsRequests = 1 + 1 + beats + 1; // send, receive, a visibility extension per beat, delete
 
   const per1000Jobs = {
     stepFunctions: jobs * transitionsPerJob() * PRICE.stateTransition,

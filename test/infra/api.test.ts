@@ -5,6 +5,7 @@ import { ENV } from '../../core/env-names';
 import { API_ROUTES } from '../../functions/api/routes';
 import { Api, MACHINE_PATH_PREFIX } from '../../lib/api';
 import { Auth } from '../../lib/auth';
+import { jobTimeoutsOf } from '../../lib/config';
 import type { Data } from '../../lib/data';
 import { Schedules } from '../../lib/schedules';
 import type { Workflow } from '../../lib/workflow';
@@ -28,6 +29,7 @@ beforeAll(() => {
     stage: config.stage,
     jobsTable: data.jobsTable,
     stateMachine: workflow.stateMachine,
+    jobTimeouts: jobTimeoutsOf(config),
     functionDefaults: functionDefaults(config),
     removalPolicy: config.dataRemovalPolicy,
   });
@@ -38,6 +40,7 @@ beforeAll(() => {
     accountsTable: data.accountsTable,
     artifactsBucket: data.artifactsBucket,
     stateMachine: workflow.stateMachine,
+    jobTimeouts: jobTimeoutsOf(config),
     schedules,
     functionDefaults: functionDefaults(config),
     artifactUrlTtl: Duration.seconds(config.artifactUrlTtlSeconds),
@@ -240,5 +243,13 @@ describe('Api', () => {
     expect(variablesOf('GetJob')).toEqual(expect.arrayContaining([ENV.jobsTable, ENV.artifactsBucket, ENV.artifactUrlTtlSeconds]));
     expect(variablesOf('SubmitJob')).toEqual(expect.arrayContaining([ENV.jobsTable, ENV.stateMachineArn]));
     expect(variablesOf('Health')).not.toContain(ENV.jobsTable);
+  });
+
+  it("tells the routes that create jobs the stage's default and largest job timeout, and no others", () => {
+    const creating = ['SubmitJob', 'RetryJob', 'CreateSchedule'];
+    for (const id of creating) {
+      expect(functionProps(id).Environment.Variables, id).toMatchObject({ [ENV.jobTimeoutSeconds]: '900', [ENV.jobMaxTimeoutSeconds]: '14400' });
+    }
+    for (const id of ['GetJob', 'ListJobs', 'CancelJob']) expect(functionProps(id).Environment.Variables, id).not.toHaveProperty(ENV.jobMaxTimeoutSeconds);
   });
 });

@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadStageConfig, STAGE_NAMES } from '../../lib/config';
 import { rawStageSettings, stageConfig } from './support/cdk';
 
@@ -34,7 +34,12 @@ describe('stage config', () => {
   });
 
   it.each([
-    ['a heartbeat not below the timeout', (s: Record<string, any>) => (s.robot.heartbeatSeconds = s.robot.timeoutSeconds), /robot\.heartbeatSeconds/],
+    ['a default job timeout above the largest', (s: Record<string, any>) => (s.robot.timeoutSeconds = s.robot.maxTimeoutSeconds + 1), /robot\.timeoutSeconds/],
+    ['a largest job timeout above SQS’s 12 h of visibility', (s: Record<string, any>) => (s.robot.maxTimeoutSeconds = 12 * 3600 + 1), /robot\.maxTimeoutSeconds/],
+    ['a worker beat above a minute', (s: Record<string, any>) => (s.robot.workerBeatSeconds = 61), /robot\.workerBeatSeconds/],
+    ['a worker beat of zero', (s: Record<string, any>) => (s.robot.workerBeatSeconds = 0), /robot\.workerBeatSeconds/],
+    ['the former robot.heartbeatSeconds', (s: Record<string, any>) => (s.robot.heartbeatSeconds = 60), /heartbeatSeconds/],
+    ['a waiting-jobs alarm beyond what CloudWatch evaluates', (s: Record<string, any>) => (s.alarms.oldestQueuedJobSeconds = 24 * 3600 + 1), /alarms\.oldestQueuedJobSeconds/],
     ['a memory size Fargate does not offer for the cpu', (s: Record<string, any>) => (s.fleet.memoryMiB = 1000), /fleet\.memoryMiB/],
     ['more minimum than maximum tasks', (s: Record<string, any>) => (s.fleet.minTasks = s.fleet.maxTasks + 1), /fleet\.minTasks/],
     ['a log retention CloudWatch does not offer', (s: Record<string, any>) => (s.logRetentionDays = 31), /logRetentionDays/],
@@ -51,5 +56,21 @@ describe('stage config', () => {
     ],
   ])('rejects %s', (_case, patch, message) => {
     expect(() => loadStageConfig('dev', devOnly(patch))).toThrow(message);
+  });
+
+  it('rejects a largest job timeout the RunRobot backstop could cut short over all deliveries', async () => {
+    // No value the schema allows breaks the 14-day backstop, so the rule is shown against a 1-day one.
+    vi.resetModules();
+    vi.doMock('../../core/delivery', async (importOriginal) => ({ ...(await importOriginal<object>()), TASK_BACKSTOP_SECONDS: 24 * 3600 }));
+    try {
+      const { loadStageConfig: withOneDayBackstop } = await import('../../lib/config');
+      // 5 deliveries × (12 h + 15 s) + the DLQ reprocessor's 600 s: above a day.
+      expect(() => withOneDayBackstop('dev', devOnly((s) => (s.robot.maxTimeoutSeconds = 12 * 3600)))).toThrow(/below the RunRobot backstop[\s\S]*robot\.maxTimeoutSeconds/);
+      // 5 × (4 h + 15 s) + 600 s: below it.
+      expect(withOneDayBackstop('dev', devOnly()).robot.maxTimeoutSeconds).toBe(14400);
+    } finally {
+      vi.doUnmock('../../core/delivery');
+      vi.resetModules();
+    }
   });
 });

@@ -30,7 +30,8 @@ beforeAll(() => {
     artifactsBucket: data.artifactsBucket,
     robotSecretsPrefix: 'roboport/dev/robots/',
     portalMaxSessions: 2,
-    heartbeatSeconds: config.robot.heartbeatSeconds,
+    workerBeatSeconds: config.robot.workerBeatSeconds,
+    defaultJobTimeoutSeconds: config.robot.timeoutSeconds,
     egressAllowHosts: [],
     functionDefaults: defaults,
   });
@@ -67,13 +68,14 @@ describe('DlqReprocessor', () => {
     expect(deadLetterQueue.RedrivePolicy.maxReceiveCount).toBeGreaterThan(robotQueue.RedrivePolicy.maxReceiveCount + 1);
   });
 
-  it('tells the handler where the DLQ, tables and bucket are, and heartbeats six times per workflow heartbeat window', () => {
+  it("tells the handler where the DLQ, tables and bucket are, and the stage's beat and default job bound", () => {
     const variables = functionProperties().Environment.Variables;
     expect(variables[ENV.robotDeadLetterQueueUrl]).toEqual({ Ref: logicalIdOf(workflow.robotDeadLetterQueue) });
     // The accounts table holds the webhook secrets: a job settled here directly is announced from here.
     for (const name of [ENV.jobsTable, ENV.itemsTable, ENV.leasesTable, ENV.accountsTable, ENV.artifactsBucket]) expect(variables[name]).toBeDefined();
     expect(variables[ENV.robotSecretsPrefix]).toBe('roboport/dev/robots/');
-    expect(Number(variables[ENV.workerHeartbeatSeconds]) * 6).toBeLessThanOrEqual(config.robot.heartbeatSeconds);
+    expect(variables[ENV.workerHeartbeatSeconds]).toBe('5');
+    expect(variables[ENV.jobTimeoutSeconds]).toBe('900');
   });
 
   it('may consume the DLQ, use the robot tables, put artifacts, read robot secrets by prefix and report to the workflow', () => {

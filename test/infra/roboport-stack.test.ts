@@ -96,14 +96,36 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
     }
   });
 
-  it('alarms on dead letters, old queued jobs, API 5xx, failed executions, a fleet stuck at maximum, Lambda errors and throttles', () => {
+  it('alarms on dead letters, jobs left waiting, never-reported jobs, API 5xx, failed executions, a fleet stuck at maximum, Lambda errors and throttles', () => {
     const config = configs[stage];
     const alarm = (description: RegExp) => alarmsOf(templates[stage]).filter((a) => description.test(a.AlarmDescription));
     const robotDlq = logicalIdOf(stages[stage].main.node.findChild('Workflow').node.findChild('RobotDeadLetterQueue'));
     const deadLetters = alarm(/dead-letter queue/).find((a) => JSON.stringify(a.Dimensions).includes(robotDlq));
     expect(deadLetters).toMatchObject({ MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     expect(alarm(/dead-letter queue/).length).toBeGreaterThanOrEqual(2);
-    expect(alarm(/has waited more than/)[0]).toMatchObject({ MetricName: 'ApproximateAgeOfOldestMessage', Threshold: config.alarms.oldestQueuedJobSeconds });
+    // Visible messages without a break, not the oldest message's age: a running job's message is old too.
+    const robotQueue = logicalIdOf(stages[stage].main.node.findChild('Workflow').node.findChild('RobotQueue'));
+    expect(alarm(/waited for a worker/)).toEqual([
+      expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [robotQueue, 'QueueName'] } }],
+        Statistic: 'Minimum',
+        Period: 60,
+        Threshold: 1,
+        EvaluationPeriods: config.alarms.oldestQueuedJobSeconds / 60,
+      }),
+    ]);
+    expect(alarmsOf(templates[stage]).filter((a) => a.MetricName === 'ApproximateAgeOfOldestMessage')).toEqual([]);
+    expect(alarm(/dropped its message/)).toEqual([
+      expect.objectContaining({
+        Namespace: 'Roboport',
+        MetricName: 'JobsTimedOut',
+        Dimensions: expect.arrayContaining([{ Name: 'bound', Value: 'NEVER_REPORTED' }, { Name: 'service', Value: 'roboport' }]),
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      }),
+    ]);
     expect(alarm(/server error/)[0]).toMatchObject({ MetricName: '5XXError', Namespace: 'AWS/ApiGateway', Threshold: 1 });
     expect(JSON.stringify(alarm(/executions failed/)[0]?.Metrics)).toContain('ExecutionsFailed');
     expect(alarm(/at its maximum/)[0]).toMatchObject({

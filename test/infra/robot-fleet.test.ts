@@ -27,7 +27,8 @@ beforeAll(() => {
     portalMaxSessions: 3,
     ...config.fleet,
     workerConcurrency: config.workerConcurrency,
-    heartbeatSeconds: config.robot.heartbeatSeconds,
+    workerBeatSeconds: config.robot.workerBeatSeconds,
+    defaultJobTimeoutSeconds: config.robot.timeoutSeconds,
     egressAllowHosts: config.egressAllowHosts,
     logLevel: config.logLevel,
     logRetention: config.logRetentionDays,
@@ -111,7 +112,7 @@ describe('RobotFleet', () => {
     });
   });
 
-  it('gives the worker the environment it reads, heartbeating well within the workflow window', () => {
+  it("gives the worker the environment it reads, with the stage's beat and default job bound", () => {
     const [taskDefinition] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
     const [container] = taskDefinition?.Properties.ContainerDefinitions;
     const environment = Object.fromEntries(container.Environment.map((v: { Name: string; Value: unknown }) => [v.Name, v.Value]));
@@ -123,7 +124,8 @@ describe('RobotFleet', () => {
     expect(environment[ENV.robotSecretsPrefix]).toBe('roboport/prod/robots/');
     expect(environment[ENV.portalMaxSessions]).toBe('3');
     expect(environment[ENV.workerConcurrency]).toBe(String(config.workerConcurrency));
-    expect(Number(environment[ENV.workerHeartbeatSeconds])).toBeLessThanOrEqual(config.robot.heartbeatSeconds / 2);
+    expect(environment[ENV.workerHeartbeatSeconds]).toBe('5');
+    expect(environment[ENV.jobTimeoutSeconds]).toBe('900');
     expect(environment).not.toHaveProperty(ENV.egressAllowHosts);
     expect(container.StopTimeout).toBe(120);
   });

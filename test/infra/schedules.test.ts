@@ -5,6 +5,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../core/env-names';
 import { SCHEDULES_TABLE } from '../../core/table-schema';
+import { jobTimeoutsOf } from '../../lib/config';
 import { RoboportFunction } from '../../lib/roboport-function';
 import { Schedules } from '../../lib/schedules';
 import { allowedActionsOf, bareStack, functionDefaults, logicalIdOf, stageConfig, statementsOf, type Statement } from './support/cdk';
@@ -24,6 +25,7 @@ function buildSchedules(scope: Stack, removalPolicy: RemovalPolicy): Schedules {
     stage: config.stage,
     jobsTable: dynamodb.TableV2.fromTableName(scope, 'JobsTable', 'jobs'),
     stateMachine: sfn.StateMachine.fromStateMachineArn(scope, 'Jobs', 'arn:aws:states:eu-west-1:111122223333:stateMachine:jobs'),
+    jobTimeouts: jobTimeoutsOf(config),
     functionDefaults: functionDefaults(config),
     removalPolicy,
   });
@@ -83,11 +85,13 @@ describe('Schedules', () => {
     });
   });
 
-  it('gives run-schedule the schedules (read), the jobs and the workflow start, and nothing of the Scheduler', () => {
+  it("gives run-schedule the schedules (read), the jobs with the stage's bounds and the workflow start, and nothing of the Scheduler", () => {
     expect(environmentOf(schedules.runScheduleFunction)).toMatchObject({
       [ENV.schedulesTable]: { Ref: logicalIdOf(schedules.table) },
       [ENV.jobsTable]: 'jobs',
       [ENV.stateMachineArn]: 'arn:aws:states:eu-west-1:111122223333:stateMachine:jobs',
+      [ENV.jobTimeoutSeconds]: '900',
+      [ENV.jobMaxTimeoutSeconds]: '14400',
     });
     const actions = allowedActionsOf(template, schedules.runScheduleFunction.role!);
     expect(actions).toContain('states:StartExecution');
@@ -114,6 +118,9 @@ describe('Schedules', () => {
       [ENV.scheduleTargetArn]: getAtt(schedules.runScheduleFunction, 'Arn'),
       [ENV.schedulerRoleArn]: getAtt(schedules.schedulerRole, 'Arn'),
       [ENV.scheduleDeadLetterQueueArn]: getAtt(schedules.deadLetterQueue, 'Arn'),
+      // A new schedule's job is checked against the stage's bounds.
+      [ENV.jobTimeoutSeconds]: '900',
+      [ENV.jobMaxTimeoutSeconds]: '14400',
     });
   });
 
@@ -122,6 +129,7 @@ describe('Schedules', () => {
     expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
     expect(actions.filter((action) => TABLE_WRITES.includes(action) || action.startsWith('scheduler:') || action === 'iam:PassRole')).toEqual([]);
     expect(environmentOf(readHandler)).not.toHaveProperty(ENV.scheduleGroupName);
+    expect(environmentOf(readHandler)).not.toHaveProperty(ENV.jobMaxTimeoutSeconds);
   });
 
   it('encrypts the DLQ and refuses plain HTTP to it', () => {

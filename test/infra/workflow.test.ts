@@ -1,5 +1,6 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TASK_BACKSTOP_SECONDS } from '../../core/delivery';
 import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY } from '../../core/workflow-definition';
 import type { Data } from '../../lib/data';
 import type { Workflow } from '../../lib/workflow';
@@ -17,16 +18,21 @@ beforeAll(() => {
 });
 
 describe('Workflow', () => {
-  it('parks a robot message in the DLQ after at least 3 receives', () => {
+  it('parks a robot message in the DLQ after 5 receives', () => {
     const queue = template.findResources('AWS::SQS::Queue')[logicalIdOf(workflow.robotQueue)];
-    const redrive = queue?.Properties.RedrivePolicy;
-    expect(redrive.maxReceiveCount).toBeGreaterThanOrEqual(3);
-    expect(redrive.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [logicalIdOf(workflow.robotDeadLetterQueue), 'Arn'] });
+    expect(queue?.Properties.RedrivePolicy).toEqual({
+      maxReceiveCount: 5,
+      deadLetterTargetArn: { 'Fn::GetAtt': [logicalIdOf(workflow.robotDeadLetterQueue), 'Arn'] },
+    });
   });
 
-  it('keeps a message invisible at least one heartbeat window', () => {
-    const queue = template.findResources('AWS::SQS::Queue')[logicalIdOf(workflow.robotQueue)];
-    expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(config.robot.heartbeatSeconds);
+  it('hides a received message for three worker beats, and keeps messages 14 days, as long as its DLQ', () => {
+    expect(config.robot.workerBeatSeconds).toBe(5);
+    const queues = template.findResources('AWS::SQS::Queue');
+    const robotQueue = queues[logicalIdOf(workflow.robotQueue)]?.Properties;
+    expect(robotQueue.VisibilityTimeout).toBe(15);
+    expect(robotQueue.MessageRetentionPeriod).toBe(1209600);
+    expect(queues[logicalIdOf(workflow.robotDeadLetterQueue)]?.Properties.MessageRetentionPeriod).toBe(1209600);
   });
 
   it('deploys exactly the shared definition, wired to this queue and these functions', () => {
@@ -38,11 +44,20 @@ describe('Workflow', () => {
       failFunctionArn: `<GetAtt:${logicalIdOf(workflow.failJobFunction)}.Arn>`,
       notifyWebhookFunctionArn: `<GetAtt:${logicalIdOf(workflow.notifyWebhookFunction)}.Arn>`,
       webhookRetry: DEFAULT_WEBHOOK_RETRY,
-      ...config.robot,
+      taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
+      technicalRetry: config.robot.technicalRetry,
     });
     expect(deployed).toEqual(expected);
-    expect(deployed.States.RunRobot.HeartbeatSeconds).toBe(config.robot.heartbeatSeconds);
-    expect(deployed.States.RunRobot.TimeoutSeconds).toBe(config.robot.timeoutSeconds);
+  });
+
+  it('waits for the robot without a heartbeat, up to the 14-day backstop, retrying technical failures only', () => {
+    const [stateMachine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const { RunRobot: runRobot } = JSON.parse(joinParts(stateMachine?.Properties.DefinitionString)).States;
+    expect(runRobot).not.toHaveProperty('HeartbeatSeconds');
+    expect(runRobot).not.toHaveProperty('HeartbeatSecondsPath');
+    expect(runRobot.TimeoutSeconds).toBe(1209600);
+    const { maxAttempts, intervalSeconds, backoffRate } = config.robot.technicalRetry;
+    expect(runRobot.Retry).toEqual([{ ErrorEquals: ['Robot.Technical'], MaxAttempts: maxAttempts, IntervalSeconds: intervalSeconds, BackoffRate: backoffRate }]);
   });
 
   it('notifies webhooks on both paths, retrying for hours, and still ends a failed job in the Fail state', () => {
