@@ -6,7 +6,13 @@ import { defineConfig } from 'vitest/config';
  *   infra        assertions on the synthesized CloudFormation templates
  *   integration  the local AWS emulations and a real Chromium, one piece at a time
  *   e2e          the whole local stack, driven over HTTP like a client would
+ *   chaos        a stack per scenario under worker kills, stops, a backlog and a whole-stack kill;
+ *                a few minutes by default, far longer with CHAOS_SCALE=large (test/support/chaos.ts)
+ *   security     a stack of its own (no worker) under attack: generated requests over every route,
+ *                bad tokens, other tenants' ids and cursors, broken uploads, archive bombs
  */
+const chaosLarge = process.env.CHAOS_SCALE === 'large';
+
 export default defineConfig({
   test: {
     env: { POWERTOOLS_METRICS_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -24,6 +30,32 @@ export default defineConfig({
           hookTimeout: 180_000,
           // One local stack serves every e2e file; files run one after another against it.
           fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chaos',
+          include: ['test/chaos/**/*.test.ts'],
+          testTimeout: chaosLarge ? 4 * 3_600_000 : 900_000,
+          hookTimeout: 180_000,
+          // One stack per scenario, one scenario at a time, after every other project: its time bounds
+          // must not share the machine with other stacks.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'security',
+          include: ['test/security/**/*.test.ts'],
+          globalSetup: ['test/security/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // One file at a time against one stack, alone on the machine (last): its time and memory figures are its own.
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

@@ -23,6 +23,8 @@ export const ENV = {
   /** A job's bound when its submission names none, and the largest one a submission may name. */
   jobTimeoutSeconds: 'JOB_TIMEOUT_SECONDS',
   jobMaxTimeoutSeconds: 'JOB_MAX_TIMEOUT_SECONDS',
+  /** Items per chunk when the workflow fans a job out (PlanJob). */
+  jobChunkSize: 'JOB_CHUNK_SIZE',
   /** Path of a Chromium binary; unset means @sparticuz/chromium's bundled one. */
   chromiumPath: 'CHROMIUM_PATH',
   /** Per-portal session slots (DynamoDB). */
@@ -47,5 +49,7 @@ export const ENV = {
   scheduleDeadLetterQueueArn: 'SCHEDULE_DEAD_LETTER_QUEUE_ARN',
   /** Shortest allowed time between two runs of one schedule (default 5; the local stack allows 1). */
   scheduleMinIntervalMinutes: 'SCHEDULE_MIN_INTERVAL_MINUTES',
+  /** Secret holding the HMAC key that signs pagination cursors (nextToken) of the API's listings. */
+  pageCursorKeySecretArn: 'PAGE_CURSOR_KEY_SECRET_ARN',
   logLevel: 'LOG_LEVEL',
 } as const;

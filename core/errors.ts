@@ -25,6 +25,20 @@ export class Unauthorized extends DomainError {
   readonly code = 'UNAUTHORIZED';
 }
 
+/** An authenticated caller asking for something only admins may do. */
+export class ForbiddenAction extends DomainError {
+  readonly statusCode = 403;
+  readonly code = 'FORBIDDEN';
+}
+
+export class SecretNotFound extends DomainError {
+  readonly statusCode = 404;
+  readonly code = 'SECRET_NOT_FOUND';
+  constructor(name: string) {
+    super(`There are no credentials named ${name}`);
+  }
+}
+
 export class JobNotFound extends DomainError {
   readonly statusCode = 404;
   readonly code = 'JOB_NOT_FOUND';

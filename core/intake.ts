@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { InputInvalid } from './errors';
 import type { Caller } from './job';
-import { parseOrThrow, submitJob, type RobotCatalog, type SubmitDeps, type SubmitResult } from './jobs';
+import { submitJob, type RobotCatalog, type SubmitDeps, type SubmitResult } from './jobs';
+import { parseOrThrow } from './validation';
 import { isItemRobot, type ItemRobot } from './robot';
 import { extractItems, type ItemValidator, type RowError } from './spreadsheet';
 

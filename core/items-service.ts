@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { RetryNotPossible } from './errors';
 import { isTerminal, type Caller, type Job, type JobError } from './job';
 import { ITEM_STATUSES, type ItemArtifact, type ItemStatus, type ItemStore, type JobItem } from './items';
-import { findVisibleJob, parseOrThrow, queueJob, type SubmitDeps, type SubmitResult } from './jobs';
+import { findVisibleJob, queueJob, type SubmitDeps, type SubmitResult } from './jobs';
+import { parseOrThrow } from './validation';
 import type { ArtifactLinks, JobStore } from './ports';
 
 /**

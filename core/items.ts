@@ -48,6 +48,8 @@ export interface ItemStore {
   /** Creates the PENDING items that do not exist yet; existing items keep their state. */
   ensureItems(jobId: string, keys: readonly string[], now: string): Promise<void>;
   get(jobId: string, key: string): Promise<JobItem | undefined>;
+  /** The items of `keys` that exist (a chunk's items), read consistently. */
+  getMany(jobId: string, keys: readonly string[]): Promise<Map<string, JobItem>>;
   /** All items of a job in submission order, paginated. */
   list(jobId: string, query: { limit: number; nextToken?: string; status?: ItemStatus }): Promise<ItemPage>;
   /**

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { IdempotencyConflict, IllegalTransition, InputInvalid, JobNotFound, ServiceUnavailable } from './errors';
+import { checkCredentialUses, type CredentialDeps } from './credentials';
 import { MIN_JOB_TIMEOUT_SECONDS, type JobTimeouts } from './delivery';
 import { staticEgressViolation } from './egress-guard';
 import {
@@ -19,6 +20,7 @@ import {
 } from './job';
 import type { ArtifactLinks, JobStore, WorkflowStarter } from './ports';
 import type { RobotDefinition } from './robot';
+import { parseOrThrow } from './validation';
 import { RobotErrorName, type FailInput, type FinalizeInput, type SettleOutput } from './workflow-contract';
 
 /**
@@ -38,6 +40,8 @@ export interface SubmitDeps {
   egressAllowHosts: readonly string[];
   /** The stage's default and largest job timeoutSeconds. */
   timeouts: JobTimeouts;
+  /** Where the portal credentials jobs name are looked up (their binding, never their value). */
+  credentials: CredentialDeps;
   now?: () => Date;
 }
 
@@ -115,6 +119,7 @@ export interface JobRequest {
 export async function queueJob(deps: SubmitDeps, caller: Caller, request: JobRequest, idempotencyKey?: string): Promise<SubmitResult> {
   const { robot, input, callbackUrl, timeoutSeconds, retryOf } = request;
   const key = idempotencyKey === undefined ? undefined : parseOrThrow(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key is invalid', 'Idempotency-Key');
+  await checkRobotCredentials(deps, request.owner, robot, input);
 
   const now = (deps.now ?? (() => new Date()))().toISOString();
   const job: Job = {
@@ -155,6 +160,12 @@ export async function queueJob(deps: SubmitDeps, caller: Caller, request: JobReq
   // A replay after the workflow failed to start: start it now (StartExecution is idempotent per job).
   if (existing.status === 'QUEUED' && !existing.executionArn) await startWorkflow(deps, existing, now);
   return { job: toJobView(existing), replayed: true };
+}
+
+/** Refused at submit with a 400, not later as a FAILED job: see core/credentials.ts. */
+export async function checkRobotCredentials(deps: Pick<SubmitDeps, 'credentials'>, owner: string, robot: RobotDefinition, input: unknown): Promise<void> {
+  const uses = robot.credentialUses?.(input) ?? [];
+  if (uses.length > 0) await checkCredentialUses(deps.credentials, owner, uses);
 }
 
 async function startWorkflow(deps: SubmitDeps, job: Job, now: string): Promise<void> {
@@ -294,15 +305,6 @@ function parseCause(cause: string | undefined): { code?: string; message: string
   return { message: cause.slice(0, 1000) };
 }
 
-export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, message: string, fieldPrefix?: string): T {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const fields = result.error.issues.map((issue) => ({
-    field: [fieldPrefix, ...issue.path.map(String)].filter(Boolean).join('.') || '(root)',
-    message: issue.message,
-  }));
-  throw new InputInvalid(`${message}: ${fields.map((f) => `${f.field} ${f.message}`).join('; ')}`, { fields });
-}
 
 /** The same owner and key always name the same job, which makes replays a plain conditional put. */
 export function jobIdFromIdempotencyKey(owner: string, key: string): string {

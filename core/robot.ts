@@ -1,4 +1,5 @@
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
+import type { CredentialUse } from './credentials';
 import type { z } from 'zod';
 import type { ErrorType, JobError } from './job';
 import type { ItemStatus } from './items';
@@ -19,6 +20,12 @@ interface RobotBase<Input> {
   version: string;
   description: string;
   input: z.ZodType<Input>;
+  /**
+   * The portal credentials a job will type, each with the input field naming it and the URL it is
+   * typed into: checked at submit (core/credentials.ts), so a job cannot name someone else's
+   * credentials or send them to a host they are not bound to.
+   */
+  credentialUses?(input: Input): CredentialUse[];
 }
 
 export interface SimpleRobot<Input = unknown> extends RobotBase<Input> {
@@ -89,12 +96,23 @@ export interface RobotContext {
   /** Stores a file as an artifact of the job (S3 in the cloud, the local S3 emulation locally). */
   saveArtifact(name: string, contentType: string, body: Uint8Array): Promise<void>;
   /**
-   * A secret's value by name (only names under the worker's robot-secrets prefix). Its values
-   * are masked in the logs from then on.
+   * Portal credentials by reference (core/credentials.ts). The robot gets the username and a
+   * `fill`; the other values only ever go into a page of a bound host, and are masked in logs
+   * and removed from evidence from then on.
    */
-  secret(name: string): Promise<string>;
+  credentials(ref: string): Promise<PortalCredentials>;
   /** Items done so far (the runtime reports item progress itself). */
   progress(done: number, total: number): void;
+}
+
+export interface PortalCredentials {
+  username: string;
+  /**
+   * Types the value of `field` ("username", "password" or one of the credential's extra fields)
+   * into `target`, if at that moment the target's document comes from one of the credential's
+   * hosts; a business error CREDENTIALS_HOST_MISMATCH otherwise (after a redirect to another site).
+   */
+  fill(target: Locator, field: string): Promise<void>;
 }
 
 /** The browser session has ended by the time `finish` runs. */

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { InputInvalid, ScheduleNotFound, ServiceUnavailable } from './errors';
 import type { Caller } from './job';
-import { parseOrThrow, submitJob, validateSubmission, type SubmitDeps } from './jobs';
+import { checkRobotCredentials, submitJob, validateSubmission, type SubmitDeps } from './jobs';
+import { parseOrThrow } from './validation';
 import { isSupportedTimeZone, nextRunAt, parseScheduleExpression, shortestIntervalMinutes } from './schedule-expression';
 
 /**
@@ -69,7 +70,7 @@ export interface ScheduleDeps {
   triggers: ScheduleTriggers;
 }
 
-export interface CreateScheduleDeps extends ScheduleDeps, Pick<SubmitDeps, 'robots' | 'egressAllowHosts' | 'timeouts'> {
+export interface CreateScheduleDeps extends ScheduleDeps, Pick<SubmitDeps, 'robots' | 'egressAllowHosts' | 'timeouts' | 'credentials'> {
   limits: ScheduleLimits;
   now?: () => Date;
 }
@@ -110,6 +111,7 @@ function scheduleSchema(limits: ScheduleLimits) {
 export async function createSchedule(deps: CreateScheduleDeps, caller: Caller, body: unknown): Promise<ScheduleView> {
   const { robot, input, callbackUrl, ...settings } = parseOrThrow(scheduleSchema(deps.limits), body, 'Schedule is invalid');
   const submission = validateSubmission(deps, { robot, input, callbackUrl });
+  await checkRobotCredentials(deps, caller.sub, submission.robot, submission.input);
   // Counted, not reserved: two concurrent creates may pass one over the limit, which only softens a quota.
   if ((await deps.store.countByOwner(caller.sub)) >= deps.limits.maxPerOwner) {
     throw new InputInvalid(`At most ${deps.limits.maxPerOwner} schedules per owner`, {

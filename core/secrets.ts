@@ -3,8 +3,14 @@
  * Manager), never in job input, and a robot may only read names under the worker's prefix.
  */
 export interface SecretSource {
-  /** The secret's string value; undefined when no secret has this name. */
-  get(name: string): Promise<string | undefined>;
+  /** The secret's string value and the hosts it is bound to; undefined when no secret has this name. */
+  read(name: string): Promise<BoundSecret | undefined>;
+}
+
+export interface BoundSecret {
+  value: string;
+  /** host[:port] the value may be typed into; empty for a secret created without a binding. */
+  hosts: string[];
 }
 
 /** Secrets Manager's character set for names. */

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { CellValue } from 'exceljs';
 import { InputInvalid, PayloadTooLarge, UnsupportedMediaType } from './errors';
 
@@ -17,8 +18,35 @@ export const MAX_SPREADSHEET_BYTES = 4 * 1024 * 1024;
 export const MAX_ITEM_ROWS = 5000;
 /** Headers are looked for in the first rows with content, under title rows if any. */
 export const HEADER_SEARCH_ROWS = 10;
-/** What a 5 MB workbook may expand to; larger declared sizes look like a zip bomb. */
-const MAX_XLSX_UNZIPPED_BYTES = 100 * 1024 * 1024;
+/** Excel's own width (column XFD); a row claiming more columns is no sheet. */
+export const MAX_COLUMNS = 16384;
+/**
+ * Cells (up to each row's last non-empty one) the rows with content may hold together: the
+ * sheet as read is kept in memory, so this bounds it even for a small file whose every row has
+ * one cell far to the right. 5000 rows of 400 columns.
+ */
+export const MAX_SHEET_CELLS = 2_000_000;
+/** More rows with content than this are more than MAX_ITEM_ROWS below any header: refused as they come. */
+const MAX_CONTENT_ROWS = MAX_ITEM_ROWS + HEADER_SEARCH_ROWS;
+/**
+ * What the entries of an .xlsx may inflate to, all together, counted while inflating (never
+ * taken from the archive's own size fields). It bounds what exceljs then parses: about 0.25 s
+ * and 30 MB of memory per MiB of sheet XML, so at most ~2 s and ~250 MB for the densest sheet
+ * (numbers in every cell). A 5000-row sheet of 20 columns inflates to about 4 MiB.
+ */
+export const MAX_XLSX_INFLATED_BYTES = 8 * 1024 * 1024;
+/** Files in the archive; a workbook has a few dozen, and each costs exceljs work however small. */
+export const MAX_XLSX_ENTRIES = 1000;
+/** Inflating stops here whatever it has reached (it takes ~0.1 s for MAX_XLSX_INFLATED_BYTES). */
+export const XLSX_INFLATE_DEADLINE_MS = 2000;
+
+export interface InflationLimits {
+  maxInflatedBytes: number;
+  maxEntries: number;
+  deadlineMs: number;
+}
+
+const XLSX_LIMITS: InflationLimits = { maxInflatedBytes: MAX_XLSX_INFLATED_BYTES, maxEntries: MAX_XLSX_ENTRIES, deadlineMs: XLSX_INFLATE_DEADLINE_MS };
 
 /**
  * Headers that name an invoice column by default, compared after normalizeHeader() and with
@@ -93,9 +121,7 @@ export async function extractItems(bytes: Uint8Array, options: ExtractOptions): 
   const rows = await readRows(bytes);
   const column = locateItemColumn(rows, options);
   const dataRows = rows.filter((row) => row.number > (column.headerRow ?? 0));
-  if (dataRows.length > MAX_ITEM_ROWS) {
-    throw fileInvalid(`The sheet has ${dataRows.length} data rows; the limit is ${MAX_ITEM_ROWS}`);
-  }
+  if (dataRows.length > MAX_ITEM_ROWS) throw tooManyRows(`${dataRows.length}`);
   return { column, ...collectItems(dataRows, column.index, options.validate) };
 }
 
@@ -140,9 +166,32 @@ export function decodeCsv(bytes: Uint8Array): string {
 }
 
 function csvRows(text: string): SheetRow[] {
-  return parseCsv(text)
-    .map((fields, i) => ({ number: i + 1, cells: fields.map((field) => ({ text: field })) }))
-    .filter(hasContent);
+  const rows = new SheetRows();
+  let number = 0;
+  for (const fields of csvRecords(text)) {
+    number++;
+    // Blank lines only count: a file of line breaks keeps nothing in memory.
+    if (fields.some((field) => field.trim() !== '')) rows.add({ number, cells: fields.map((field) => ({ text: field })) });
+  }
+  return rows.rows;
+}
+
+/** The rows with content of a sheet as they are read, refused as soon as they pass the sheet limits. */
+class SheetRows {
+  readonly rows: SheetRow[] = [];
+  private cells = 0;
+
+  add(row: SheetRow): void {
+    if (!hasContent(row)) return;
+    if (this.rows.length === MAX_CONTENT_ROWS) throw tooManyRows(`more than ${MAX_ITEM_ROWS}`);
+    this.cells += row.cells.length;
+    if (this.cells > MAX_SHEET_CELLS) throw fileInvalid(`The sheet has more than ${MAX_SHEET_CELLS} cells`);
+    this.rows.push(row);
+  }
+}
+
+function tooManyRows(count: string): InputInvalid {
+  return fileInvalid(`The sheet has ${count} data rows; the limit is ${MAX_ITEM_ROWS}`);
 }
 
 function hasContent(row: SheetRow): boolean {
@@ -155,9 +204,18 @@ function hasContent(row: SheetRow): boolean {
  * A record is one spreadsheet row, as Excel numbers them when it opens the file.
  */
 export function parseCsv(text: string): string[][] {
+  return [...csvRecords(text)];
+}
+
+/** The records of parseCsv one by one, so that a caller keeps only those it needs. */
+function* csvRecords(text: string): Generator<string[]> {
   const delimiter = detectDelimiter(text);
-  const records: string[][] = [];
+  let records = 0;
   let record: string[] = [];
+  const push = (field: string) => {
+    if (record.length === MAX_COLUMNS) throw fileInvalid(`Row ${records + 1} has more than ${MAX_COLUMNS} columns`);
+    record.push(field);
+  };
   let field = '';
   let quoted = false;
   let quoteOpenedOnRecord = 0;
@@ -174,15 +232,16 @@ export function parseCsv(text: string): string[][] {
       }
     } else if (char === '"' && field.trim() === '') {
       quoted = true;
-      quoteOpenedOnRecord = records.length + 1;
+      quoteOpenedOnRecord = records + 1;
       field = '';
     } else if (char === delimiter) {
-      record.push(field);
+      push(field);
       field = '';
     } else if (char === '\n' || char === '\r') {
       if (char === '\r' && text[i + 1] === '\n') i++;
-      record.push(field);
-      records.push(record);
+      push(field);
+      records++;
+      yield record;
       record = [];
       field = '';
     } else {
@@ -190,8 +249,10 @@ export function parseCsv(text: string): string[][] {
     }
   }
   if (quoted) throw fileInvalid(`Row ${quoteOpenedOnRecord} has a quoted field that never ends`);
-  if (field !== '' || record.length > 0) records.push([...record, field]);
-  return records;
+  if (field !== '' || record.length > 0) {
+    push(field);
+    yield record;
+  }
 }
 
 function detectDelimiter(text: string): string {
@@ -202,7 +263,7 @@ function detectDelimiter(text: string): string {
 }
 
 async function readXlsxRows(bytes: Uint8Array): Promise<SheetRow[]> {
-  assertUnzippedSizeWithin(bytes, MAX_XLSX_UNZIPPED_BYTES);
+  await assertInflatesWithin(bytes, XLSX_LIMITS);
   // Loaded on demand: exceljs costs ~0.4 s to import, which JSON submissions need not pay.
   const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
@@ -213,16 +274,21 @@ async function readXlsxRows(bytes: Uint8Array): Promise<SheetRow[]> {
   }
   const sheet = workbook.worksheets.find((candidate) => candidate.state === 'visible') ?? workbook.worksheets[0];
   if (!sheet) throw fileInvalid('The workbook has no worksheet');
-  const rows: SheetRow[] = [];
+  const rows = new SheetRows();
   sheet.eachRow((row, number) => {
-    const cells = Array.from({ length: row.cellCount }, (_unused, i) => {
-      const cell = row.getCell(i + 1);
-      return readCell(cell.value, cell.numFmt);
+    // Only the cells the file holds: a lone cell in column XFD does not make 16383 empty ones.
+    const cells: SheetCell[] = [];
+    row.eachCell((cell, column) => {
+      if (column > MAX_COLUMNS) throw fileInvalid(`Row ${number} has more than ${MAX_COLUMNS} columns`);
+      while (cells.length < column - 1) cells.push(EMPTY_CELL);
+      cells.push(readCell(cell.value, cell.numFmt));
     });
-    if (hasContent({ number, cells })) rows.push({ number, cells });
+    rows.add({ number, cells });
   });
-  return rows;
+  return rows.rows;
 }
+
+const EMPTY_CELL: SheetCell = Object.freeze({ text: '' });
 
 /**
  * What a cell stands for. Numbers never become `1.23457E+11`: integers are written out in full,
@@ -369,31 +435,41 @@ export function columnLetter(index: number): string {
 }
 
 /**
- * Refuses a zip whose entries declare more than `limit` bytes in total, before anything is
- * inflated. Declared sizes can lie; this stops ordinary zip bombs, the file size limit the rest.
+ * Inflates every entry exceljs would read, as a stream, counting the bytes that actually come
+ * out, and refuses the file once they pass `maxInflatedBytes` or the deadline passes. The
+ * archive is read by JSZip, the very reader exceljs loads workbooks with, so the entries
+ * counted here are exactly those exceljs inflates next (however many the end record claims,
+ * whatever sizes the headers declare, overlapping or not). Memory stays at one chunk at a time.
  */
-function assertUnzippedSizeWithin(bytes: Uint8Array, limit: number): void {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
-  const CENTRAL_DIRECTORY_ENTRY = 0x02014b50;
-  let end = -1;
-  // The end record is 22 bytes plus a comment of at most 65535 bytes.
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
-    if (view.getUint32(i, true) === END_OF_CENTRAL_DIRECTORY) {
-      end = i;
-      break;
-    }
+export async function assertInflatesWithin(bytes: Uint8Array, limits: InflationLimits): Promise<void> {
+  const deadline = Date.now() + limits.deadlineMs;
+  const { default: JSZip } = await import('jszip');
+  let zip: InstanceType<typeof JSZip>;
+  try {
+    // Reads the directory only: JSZip inflates an entry when it is asked for its content.
+    zip = await JSZip.loadAsync(bytes);
+  } catch {
+    throw fileInvalid('The file is not a readable .xlsx workbook');
   }
-  if (end < 0) throw fileInvalid('The file is not a readable .xlsx workbook');
-  let total = 0;
-  let offset = view.getUint32(end + 16, true);
-  for (let entry = view.getUint16(end + 10, true); entry > 0; entry--) {
-    if (offset + 46 > bytes.length || view.getUint32(offset, true) !== CENTRAL_DIRECTORY_ENTRY) {
+  const entries = Object.values(zip.files).filter((entry) => !entry.dir);
+  if (entries.length > limits.maxEntries) throw fileInvalid(`The workbook holds more than ${limits.maxEntries} files`);
+  let inflated = 0;
+  for (const entry of entries) {
+    // JSZip's stream is an old-style readable-stream one: wrapped, it is async-iterable.
+    const content = new Readable().wrap(entry.nodeStream('nodebuffer'));
+    try {
+      for await (const chunk of content) {
+        inflated += (chunk as Buffer).length;
+        if (inflated > limits.maxInflatedBytes) throw fileInvalid(`The workbook expands to more than ${limits.maxInflatedBytes / 1024 / 1024} MB`);
+        if (Date.now() > deadline) throw fileInvalid(`The workbook takes longer than ${limits.deadlineMs / 1000} s to unpack`);
+      }
+    } catch (error) {
+      if (error instanceof InputInvalid) throw error;
+      // Corrupt deflate data, an unknown compression method, a size that does not match.
       throw fileInvalid('The file is not a readable .xlsx workbook');
+    } finally {
+      content.destroy();
     }
-    total += view.getUint32(offset + 24, true);
-    if (total > limit) throw fileInvalid(`The workbook expands to more than ${limit / 1024 / 1024} MB`);
-    offset += 46 + view.getUint16(offset + 28, true) + view.getUint16(offset + 30, true) + view.getUint16(offset + 32, true);
   }
 }
 

@@ -10,10 +10,31 @@ export interface WorkflowInput {
   jobId: string;
 }
 
-/** Body of the SQS message the workflow sends to the robot fleet. */
+/**
+ * Body of the SQS message the workflow sends to the robot fleet: the whole job (a robot without
+ * items), one chunk of an item robot's items, or the finish step after every chunk.
+ */
 export interface RobotTaskMessage {
   jobId: string;
   taskToken: string;
+  /** The items at positions [index × size, (index + 1) × size) of the robot's items. */
+  chunk?: ChunkRef;
+  /** Write the job's summary artifacts (robot.finish) and report the outcome from the items. */
+  finish?: true;
+}
+
+export interface ChunkRef {
+  index: number;
+  size: number;
+}
+
+/** What PlanJob hands the workflow: one Map iteration per chunk index (ids only, never items). */
+export interface JobPlan {
+  jobId: string;
+  /** false for robots without items: one RunRobot task runs the whole job. */
+  fanOut: boolean;
+  chunks: number[];
+  chunkSize: number;
 }
 
 /** What the worker reports with SendTaskSuccess. */

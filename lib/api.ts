@@ -5,6 +5,7 @@ import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
@@ -32,6 +33,8 @@ export interface ApiProps {
   readonly stateMachine: IStateMachine;
   /** The stage's job timeoutSeconds default and limit, for the routes that create jobs. */
   readonly jobTimeouts: JobTimeouts;
+  /** Where portal credentials live in Secrets Manager (the robots read them there). */
+  readonly robotSecretsPrefix: string;
   /** Grants routes with `schedules` access. */
   readonly schedules: Schedules;
   readonly functionDefaults: FunctionDefaults;
@@ -90,6 +93,8 @@ export class Api extends Construct {
   public readonly machineClientApiKey: apigateway.IApiKey;
   public readonly webAcl: WebAcl;
   public readonly customDomain?: apigateway.DomainName;
+  /** Signs the nextToken cursors of the listings, so that a client can only replay what it was given. */
+  public readonly pageCursorKey: secretsmanager.Secret;
 
   private readonly props: ApiProps;
   private readonly authorizer: apigateway.IAuthorizer;
@@ -128,7 +133,7 @@ export class Api extends Construct {
       },
       defaultCorsPreflightOptions: {
         allowOrigins: [props.corsOrigin],
-        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
         allowHeaders: CORS_ALLOWED_HEADERS,
         maxAge: Duration.minutes(10),
       },
@@ -153,6 +158,15 @@ export class Api extends Construct {
     this.machineClientApiKey = this.restApi.addApiKey('MachineClientApiKey', { description: 'API key of the stack-created machine client' });
     this.machineClientsPlan.addApiKey(this.machineClientApiKey);
 
+    this.pageCursorKey = new secretsmanager.Secret(this, 'PageCursorKey', {
+      description: 'HMAC key of the API listings\' nextToken cursors',
+      generateSecretString: { secretStringTemplate: '{}', generateStringKey: 'key', passwordLength: 64, excludePunctuation: true },
+    });
+    acknowledge(
+      this.pageCursorKey,
+      'AwsSolutions-SMG4',
+      'A new key would only invalidate the cursors in flight; it guards nothing a cursor can reach beyond the caller\'s own listing, which every cursor is checked against as well.',
+    );
     this.routeFunctions = new Map(API_ROUTES.map((route) => [route.id, this.addRoute(route)]));
     this.acknowledgeUnauthenticatedMethods();
 
@@ -182,7 +196,8 @@ export class Api extends Construct {
       defaults: props.functionDefaults,
       entry: route.entry,
       description: `${route.method} ${route.path}`,
-      timeout: Duration.seconds(28),
+      timeout: Duration.seconds(route.sizing?.timeoutSeconds ?? 28),
+      memorySize: route.sizing?.memoryMiB,
     });
     handler.addEnvironment(ENV.corsAllowedOrigin, props.corsOrigin);
     if (route.access.jobsTable) handler.useJobsTable(props.jobsTable, route.access.jobsTable);
@@ -192,6 +207,8 @@ export class Api extends Construct {
     // Each execution runs one job, which the route creates first.
     if (route.access.startExecution) handler.useStateMachineStart(props.stateMachine).useJobTimeouts(props.jobTimeouts);
     if (route.access.schedules) props.schedules.grantApiAccess(handler, route.access.schedules);
+    if (route.access.credentials) handler.useCredentials(props.robotSecretsPrefix, route.access.credentials);
+    if (route.access.pageCursorKey) handler.usePageCursorKey(this.pageCursorKey);
 
     const integration = new apigateway.LambdaIntegration(handler, { allowTestInvoke: false });
     const validation = this.validationOf(route);
@@ -255,7 +272,7 @@ export class Api extends Construct {
       this.restApi.addGatewayResponse(`${type.responseType}Response`, {
         type,
         statusCode,
-        responseHeaders: { 'Access-Control-Allow-Origin': `'${this.props.corsOrigin}'`, 'Cache-Control': "'no-store'" },
+        responseHeaders: { 'Access-Control-Allow-Origin': `'${this.props.corsOrigin}'`, 'Cache-Control': "'no-store'", 'X-Content-Type-Options': "'nosniff'" },
         templates: { 'application/json': body },
       });
     }

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, type RemovalPolicy, type Size } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, type RemovalPolicy, type Size } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,6 +7,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { JobTimeouts } from '../core/delivery';
@@ -142,6 +143,34 @@ export class RoboportFunction extends NodejsFunction {
   useStateMachineStart(stateMachine: IStateMachine): this {
     stateMachine.grantStartExecution(this);
     this.addEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
+    return this;
+  }
+
+  /** The key that signs and verifies the nextToken cursors of listings (core/adapters/dynamo-paging.ts). */
+  usePageCursorKey(secret: secretsmanager.ISecret): this {
+    secret.grantRead(this);
+    this.addEnvironment(ENV.pageCursorKeySecretArn, secret.secretArn);
+    return this;
+  }
+
+  /**
+   * Portal credentials under the robot-secrets prefix (core/credentials.ts): `check` reads their
+   * bindings (handlers that create jobs naming credentials), `manage` also writes values, tags and
+   * deletes them. Never GetSecretValue: the API cannot read a password back.
+   */
+  useCredentials(prefix: string, access: 'check' | 'manage'): this {
+    const credentials = Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${prefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const writes = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource', 'secretsmanager:DeleteSecret'];
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:DescribeSecret', ...(access === 'manage' ? writes : [])], resources: [credentials] }));
+    const reason = 'Credentials are named by owner under the stage prefix; Secrets Manager appends a random suffix to every ARN, so the prefix needs a wildcard.';
+    const findings = [wildcardResourceFinding(this, credentials)];
+    if (access === 'manage') {
+      // IAM does not scope ListSecrets to a resource; the handler lists by name prefix.
+      this.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
+      findings.push('AwsSolutions-IAM5[Resource::*]');
+    }
+    for (const finding of findings) acknowledge(this.role!.node.findChild('DefaultPolicy'), finding, reason);
+    this.addEnvironment(ENV.robotSecretsPrefix, prefix);
     return this;
   }
 

@@ -28,7 +28,8 @@ export function grantRobotRuntimeAccess(role: iam.IRole, resources: RobotRuntime
   artifactsBucket.encryptionKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
   // The ARN of a secret ends in a random suffix: the prefix needs a wildcard.
   const robotSecrets = Stack.of(role).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${robotSecretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [robotSecrets] }));
+  // The value, and the hosts it is bound to (a tag): robots type credentials only into those hosts.
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], resources: [robotSecrets] }));
   // IAM does not scope task-token calls to a resource: these actions only accept "*".
   role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'], resources: ['*'] }));
 

@@ -21,6 +21,8 @@ export interface SchedulesProps {
   readonly stateMachine: IStateMachine;
   /** The stage's job timeoutSeconds default and limit: a schedule's job is checked against them when created and when run. */
   readonly jobTimeouts: JobTimeouts;
+  /** A schedule's job is checked against the bindings of the credentials it names (core/credentials.ts). */
+  readonly robotSecretsPrefix: string;
   readonly functionDefaults: FunctionDefaults;
   readonly removalPolicy: RemovalPolicy;
   /** The stage's table encryption (Data.tableEncryption). @default AWS managed key */
@@ -92,7 +94,8 @@ export class Schedules extends Construct {
       .useSchedulesTable(this.table, 'read')
       .useJobsTable(props.jobsTable, 'readWrite')
       .useStateMachineStart(props.stateMachine)
-      .useJobTimeouts(props.jobTimeouts);
+      .useJobTimeouts(props.jobTimeouts)
+      .useCredentials(props.robotSecretsPrefix, 'check');
     this.runScheduleFunction.configureAsyncInvoke({
       retryAttempts: 2,
       maxEventAge: MAX_RUN_AGE,

@@ -40,6 +40,16 @@ export async function startLocalApi(options: LocalApiOptions): Promise<{ url: st
       if (!res.headersSent) send(res, 502, { error: { code: 'BAD_GATEWAY', message: 'Handler failed' } }, options.corsOrigin);
     });
   });
+  // Requests node:http cannot parse (bad request line or headers, a body cut short of its
+  // Content-Length) get the API's error shape too, rather than Node's bare "400 Bad Request".
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (error.code === 'ECONNRESET' && !socket.readable)) return socket.destroy();
+    const [status, reason, message] =
+      error.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'Request headers are too large'] : [400, 'Bad Request', 'The request is not valid HTTP'];
+    const body = JSON.stringify({ error: { code: status === 431 ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST', message } });
+    const headers = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close', ...GATEWAY_RESPONSE_HEADERS };
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join('\r\n')}\r\n\r\n${body}`);
+  });
   const url = await listenOnLoopback(server, options.port);
   return { url, server, close: () => closeServer(server) };
 }
@@ -57,7 +67,8 @@ async function loadRoute(repoRoot: string, route: ApiRoute): Promise<LoadedRoute
 }
 
 async function serve(routes: LoadedRoute[], options: LocalApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const url = URL.canParse(req.url ?? '/', 'http://localhost') ? new URL(req.url ?? '/', 'http://localhost') : undefined;
+  if (!url) return send(res, 400, { error: { code: 'BAD_REQUEST', message: 'The request target is not a valid path' } }, options.corsOrigin);
   if (req.method === 'OPTIONS') return send(res, 204, undefined, options.corsOrigin);
 
   const matches = routes.filter((route) => route.pattern.test(url.pathname));
@@ -69,6 +80,7 @@ async function serve(routes: LoadedRoute[], options: LocalApiOptions, req: Incom
 
   const body = await readBody(req, MAX_PAYLOAD_BYTES);
   if (body === 'too-large') return send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: 'Request body exceeds 10 MB' } }, options.corsOrigin);
+  if (body === 'cut-short') return send(res, 400, { error: { code: 'BAD_REQUEST', message: 'The request body ended before its declared length' } }, options.corsOrigin);
 
   let claims: Record<string, unknown> | undefined;
   if (route.authorized) {
@@ -76,21 +88,37 @@ async function serve(routes: LoadedRoute[], options: LocalApiOptions, req: Incom
     if (!claims) return send(res, 401, { error: { code: 'UNAUTHORIZED', message: 'A valid token is required' } }, options.corsOrigin);
   }
 
-  const values = route.pattern.exec(url.pathname)!.slice(1).map(decodeURIComponent);
+  const values = decodePathValues(route.pattern.exec(url.pathname)!.slice(1));
+  if (!values) return send(res, 400, { error: { code: 'BAD_REQUEST', message: 'The path holds a malformed percent-encoding' } }, options.corsOrigin);
   const event = toProxyEvent(req, url, route, body, claims, Object.fromEntries(route.paramNames.map((name, i) => [name, values[i] ?? ''])));
   const result = await route.handler(event, lambdaContext(route.id));
   res.writeHead(result.statusCode, { ...corsHeaders(options.corsOrigin), ...(result.headers as Record<string, string> | undefined) });
   res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
 }
 
-/** Claims as the Cognito authorizer passes them: strings, groups flattened to "a,b". */
-async function authorize(header: string | undefined, verify: VerifyIdToken): Promise<Record<string, unknown> | undefined> {
-  const token = header?.replace(/^Bearer\s+/i, '').trim();
+/**
+ * Path parameter values percent-decoded, or undefined when one holds a malformed escape
+ * (`%ZZ`, an overlong or surrogate UTF-8 sequence such as `%C0%AF` or `%ED%A0%80`).
+ */
+export function decodePathValues(raw: readonly string[]): string[] | undefined {
+  try {
+    return raw.map(decodeURIComponent);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Authorization: Bearer <token>`; any other form carries no token. */
+const BEARER = /^Bearer +([^\s]+) *$/i;
+
+/** Claims as the Cognito authorizer passes them: the groups array as a string, see groupsOf (functions/shared/http.ts). */
+export async function authorize(header: string | undefined, verify: VerifyIdToken): Promise<Record<string, unknown> | undefined> {
+  const token = BEARER.exec(header ?? '')?.[1];
   if (!token) return undefined;
   try {
     const claims = await verify(token);
     const groups = claims['cognito:groups'];
-    return { ...claims, ...(Array.isArray(groups) ? { 'cognito:groups': groups.join(',') } : {}) };
+    return { ...claims, ...(Array.isArray(groups) ? { 'cognito:groups': groups.length === 1 ? String(groups[0]) : `[${groups.join(' ')}]` } : {}) };
   } catch {
     return undefined;
   }
@@ -134,13 +162,18 @@ function lambdaContext(functionName: string): Context {
   return { functionName, awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 29_000 } as unknown as Context;
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+/** The whole body; `cut-short` when the client stops sending before its Content-Length (the stream aborts). */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'cut-short'> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) return 'too-large';
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    return 'cut-short';
   }
   return Buffer.concat(chunks);
 }
@@ -150,12 +183,19 @@ function corsHeaders(origin: string | undefined): Record<string, string> {
     ? {
         'access-control-allow-origin': origin,
         'access-control-allow-headers': 'authorization,content-type,idempotency-key',
-        'access-control-allow-methods': 'GET,POST,DELETE,OPTIONS',
+        'access-control-allow-methods': 'GET,POST,PUT,DELETE,OPTIONS',
       }
     : {};
 }
 
+/** The gateway's own answers (401, 404, 400 ...): never cached, never sniffed, like the handlers' (lib/api.ts GatewayResponses). */
+const GATEWAY_RESPONSE_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
 function send(res: ServerResponse, status: number, body: unknown, corsOrigin: string | undefined): void {
-  res.writeHead(status, { ...corsHeaders(corsOrigin), ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }) });
+  res.writeHead(status, {
+    ...corsHeaders(corsOrigin),
+    ...GATEWAY_RESPONSE_HEADERS,
+    ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+  });
   res.end(body === undefined ? undefined : JSON.stringify(body));
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,8 +7,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
+import { pageCursorKeySecretSchema } from '../core/adapters/page-cursor-key';
 import { SfnWorkflowStarter } from '../core/adapters/sfn-workflow-starter';
 import { ENV } from '../core/env-names';
 import type { Job } from '../core/job';
@@ -26,7 +28,7 @@ import { startLocalScheduler } from './emulators/scheduler';
 import { startLocalStepFunctions } from './emulators/step-functions';
 import { ensureArtifactsBucket, LOCAL_S3_ACCESS_KEY, startLocalS3 } from './emulators/s3';
 import { ensureRobotQueue, startLocalSqs } from './emulators/sqs';
-import { startLocalSecretsManager } from './emulators/secrets-manager';
+import { ensureJsonSecret, startLocalSecretsManager } from './emulators/secrets-manager';
 import { startLocalFreightPortal } from './sandbox-portal';
 
 /**
@@ -147,6 +149,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       port: options.ports.portal,
     });
     closers.push(portal.close);
+    const pageCursorKeySecretArn = await ensurePageCursorKey(new SecretsManagerClient({}));
 
     Object.assign(process.env, {
       [ENV.jobsTable]: names.table,
@@ -162,6 +165,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       // The sandbox and the portal live on loopback, which the egress guard refuses unless allowed by name.
       [ENV.egressAllowHosts]: [sandbox.url, portal.url].map((url) => new URL(url).host).join(','),
       [ENV.robotSecretsPrefix]: ROBOT_SECRETS_PREFIX,
+      [ENV.pageCursorKeySecretArn]: pageCursorKeySecretArn,
     });
 
     const timings = options.workflow ?? { retryIntervalSeconds: 2 };
@@ -264,6 +268,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await close();
     throw error;
   }
+}
+
+/**
+ * The key that signs the listings' nextToken cursors: generated on first start, kept in the
+ * Secrets Manager emulation's file under the data directory, so cursors outlive a restart as in AWS.
+ */
+async function ensurePageCursorKey(secrets: SecretsManagerClient): Promise<string> {
+  const name = `${NAME}/api/page-cursor-key`;
+  await ensureJsonSecret(secrets, name, pageCursorKeySecretSchema, () => ({ key: randomBytes(32).toString('base64url') }));
+  const { ARN } = await secrets.send(new DescribeSecretCommand({ SecretId: name }));
+  return ARN ?? name;
 }
 
 type StepHandler = (payload: unknown) => Promise<unknown>;

@@ -1,8 +1,9 @@
 import './quiet-sdk-notices';
-import { rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOCAL_USERS, startLocalStack } from './stack';
+import { LOCAL_USERS, startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
+import { buildWorkerImage, type WorkerImage } from './worker-image';
 import { superviseWorker } from './worker-supervisor';
 
 /**
@@ -10,7 +11,12 @@ import { superviseWorker } from './worker-supervisor';
  *   --fresh            forget the data kept under the data directory
  *   --data-dir DIR     default .roboport
  *   --ports auto       any free ports instead of the fixed 4000-4008 and 9229 (tests)
+ *   --ports last       the ports of the last run on this data directory (any free ones at first):
+ *                      URLs stored in jobs (a portal's, the sandbox's) still work after a restart
  *   --no-worker        do not run a robot worker (tests that manage their own)
+ *   --worker-image     run the worker as containers/robot/Dockerfile builds it (local/worker-image.ts)
+ *                      instead of its TypeScript source
+ *   --worker-restart-max-ms N   longest pause before the supervisor restarts a dead worker (default 10000)
  */
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const { values: flags } = parseArgs({
@@ -19,6 +25,8 @@ const { values: flags } = parseArgs({
     'data-dir': { type: 'string', default: path.join(repoRoot, '.roboport') },
     ports: { type: 'string', default: 'fixed' },
     'no-worker': { type: 'boolean', default: false },
+    'worker-image': { type: 'boolean', default: false },
+    'worker-restart-max-ms': { type: 'string' },
   },
 });
 
@@ -31,15 +39,22 @@ async function main(): Promise<void> {
   if (flags.fresh) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
-  const stack = await startLocalStack({ repoRoot, dataDir, ports: flags.ports === 'auto' ? ANY_PORTS : FIXED_PORTS });
+  const portsFile = path.join(dataDir, 'ports.json');
+  const ports = flags.ports === 'auto' ? ANY_PORTS : flags.ports === 'last' ? lastPorts(portsFile) : FIXED_PORTS;
+  // The bundle builds while the emulators start.
+  const imageBuild = flags['worker-image'] && !flags['no-worker'] ? buildWorkerImage({ repoRoot, outDir: path.join(dataDir, 'worker-image') }) : undefined;
+  const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports }), imageBuild]);
   const worker = flags['no-worker']
     ? undefined
     : superviseWorker({
         repoRoot,
         env: stack.env,
+        ...(image ? { command: image } : {}),
+        ...(flags['worker-restart-max-ms'] ? { maxRestartDelayMs: Number(flags['worker-restart-max-ms']) } : {}),
         onStart: (pid) => writeFileSync(path.join(dataDir, 'worker.pid'), String(pid)),
       });
   writeFileSync(path.join(dataDir, 'outputs.json'), `${JSON.stringify(stack.outputs, null, 2)}\n`);
+  writeFileSync(portsFile, `${JSON.stringify(boundPorts(stack))}\n`);
 
   const { outputs } = stack;
   process.stdout.write(
@@ -54,7 +69,7 @@ async function main(): Promise<void> {
       `  Cognito         ${outputs.CognitoEndpoint}  pool ${outputs.UserPoolId}  client ${outputs.UserPoolClientId}`,
       `  Outputs         ${path.join(dataDir, 'outputs.json')}`,
       ...LOCAL_USERS.map((user) => `  User            ${user.username} / ${user.password} (${user.groups.join(', ')})`),
-      `  Worker          ${worker ? 'supervised robot worker process' : 'not started (--no-worker)'}`,
+      `  Worker          ${worker ? `supervised robot worker process${image ? `, ${describeImage(image)}` : ''}` : 'not started (--no-worker)'}`,
       ...(stack.redrivenJobs ? [`  Re-queued ${stack.redrivenJobs} unfinished job(s) from the last run`] : []),
       'Press Ctrl-C to stop.',
       '',
@@ -73,6 +88,33 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+type Ports = LocalStackOptions['ports'];
+
+function lastPorts(file: string): Ports {
+  return existsSync(file) ? { ...ANY_PORTS, ...(JSON.parse(readFileSync(file, 'utf8')) as Partial<Ports>) } : ANY_PORTS;
+}
+
+function boundPorts({ outputs, env }: LocalStack): Ports {
+  const port = (url: string | undefined) => Number(new URL(url ?? '').port);
+  return {
+    api: port(outputs.ApiUrl),
+    console: port(outputs.ConsoleUrl),
+    sandbox: port(outputs.SandboxUrl),
+    stepFunctions: port(outputs.StepFunctionsEndpoint),
+    sqs: port(outputs.RobotQueueUrl),
+    dynamodb: port(env.AWS_ENDPOINT_URL_DYNAMODB),
+    cognito: port(outputs.CognitoEndpoint),
+    portal: port(outputs.PortalUrl),
+    secretsManager: port(outputs.SecretsManagerEndpoint),
+    s3: port(env.AWS_ENDPOINT_URL_S3),
+  };
+}
+
+function describeImage({ cwd, args, timings }: WorkerImage): string {
+  const deps = timings.depsCached ? 'externals cached' : `externals installed in ${timings.depsMs} ms`;
+  return `image build: node ${args.join(' ')} in ${cwd} (bundled in ${timings.bundleMs} ms, ${deps})`;
 }
 
 main().catch((error: unknown) => {

@@ -43,7 +43,7 @@ const freightPodInput = z.strictObject({
     .min(1)
     .max(512)
     .regex(/^[A-Za-z0-9/_+=.@-]+$/, 'must be a secret name')
-    .describe('Name of the secret holding the portal credentials as {"username","password"}'),
+    .describe('The portal credentials (PUT /secrets/{name}): "name" for your own, "shared/name" for shared ones; bound to the portal host'),
   invoices: z
     .array(invoiceSchema)
     .min(1)
@@ -55,7 +55,6 @@ const freightPodInput = z.strictObject({
 
 export type FreightPodInput = z.infer<typeof freightPodInput>;
 
-const credentialsSchema = z.object({ username: z.string().min(1), password: z.string().min(1) });
 
 export const freightPodDownload: ItemRobot<FreightPodInput> = {
   name: 'freight-pod-download',
@@ -64,6 +63,7 @@ export const freightPodDownload: ItemRobot<FreightPodInput> = {
   input: freightPodInput,
   itemsField: 'invoices',
   portalUrl: (input) => input.portalUrl,
+  credentialUses: (input) => [{ field: 'input.credentialsSecret', ref: input.credentialsSecret, url: input.portalUrl }],
   items: (input) => input.invoices.map((invoice) => ({ key: invoice })),
 
   login: (context, input) => logIn(context, input),
@@ -105,14 +105,14 @@ async function withSession<T>(context: RobotContext, input: FreightPodInput, ste
   }
 }
 
-async function logIn({ page, secret }: RobotContext, { portalUrl, credentialsSecret }: FreightPodInput): Promise<void> {
-  const credentials = credentialsSchema.safeParse(parseJson(await secret(credentialsSecret)));
-  if (!credentials.success) throw businessError('CREDENTIALS_INVALID', `Secret ${credentialsSecret} must hold {"username","password"}`);
+async function logIn({ page, credentials }: RobotContext, { portalUrl, credentialsSecret }: FreightPodInput): Promise<void> {
+  const account = await credentials(credentialsSecret);
   const loginUrl = new URL('/login', portalUrl).href;
   await navigate(page, loginUrl, { timeoutMs: STEP_TIMEOUT_MS });
   const form = page.locator('form#login');
-  await form.locator('input[name=username]').fill(credentials.data.username);
-  await form.locator('input[name=password]').fill(credentials.data.password);
+  // Typed by the runtime, and only if the login page really is on a host the credentials are bound to.
+  await account.fill(form.locator('input[name=username]'), 'username');
+  await account.fill(form.locator('input[name=password]'), 'password');
   const response = await clickToNavigate(page, form.locator('button[type=submit]'), { timeoutMs: STEP_TIMEOUT_MS });
   if (await page.locator('p.error').count()) throw businessError('LOGIN_REJECTED', `The portal refused the credentials in ${credentialsSecret}`);
   if (response.status() >= 400) throw httpStatusFailure(loginUrl, response.status());
@@ -176,12 +176,4 @@ function manifestCsv(rows: readonly ManifestRow[]): string {
 function csvField(value: string): string {
   const safe = /^[=+\-@]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }

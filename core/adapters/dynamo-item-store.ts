@@ -1,20 +1,25 @@
 import {
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
+  type BatchGetItemCommandOutput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ItemArtifact, ItemPage, ItemStatus, ItemStore, JobItem } from '../items';
 import type { JobError } from '../job';
 import { ITEMS_TABLE } from '../table-schema';
-import { decodeCursor, queryUntilFull, type DynamoKey } from './dynamo-paging';
+import { PageCursors, queryUntilFull, type Listing } from './dynamo-paging';
 
 /** Parallel conditional puts when a job's items are first written (thousands for a big sheet). */
 const CREATE_PARALLELISM = 8;
+/** BatchGetItem reads at most 100 keys per request. */
+const BATCH_GET_KEYS = 100;
+const UNPROCESSED_RETRIES = 5;
 
 /**
  * Item checkpoints, one DynamoDB item per work item. Every state change is a single conditional
@@ -24,6 +29,8 @@ export class DynamoItemStore implements ItemStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** Signs list cursors; API handlers pass one with the stage's shared key. */
+    private readonly cursors: PageCursors = PageCursors.processLocal(),
   ) {}
 
   async ensureItems(jobId: string, keys: readonly string[], now: string): Promise<void> {
@@ -39,8 +46,30 @@ export class DynamoItemStore implements ItemStore {
     return Item ? fromItem(unmarshall(Item)) : undefined;
   }
 
+  async getMany(jobId: string, keys: readonly string[]): Promise<Map<string, JobItem>> {
+    const found = new Map<string, JobItem>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_KEYS) {
+      let request: Record<string, AttributeValue>[] | undefined = keys.slice(i, i + BATCH_GET_KEYS).map((key) => this.key(jobId, key));
+      // DynamoDB may leave keys unprocessed under load: ask again for those, a bounded number of times.
+      for (let tries = 0; request && request.length > 0; tries++) {
+        if (tries > UNPROCESSED_RETRIES) throw new Error(`BatchGetItem left ${request.length} keys of job ${jobId} unprocessed`);
+        const answer: BatchGetItemCommandOutput = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: request, ConsistentRead: true } } }),
+        );
+        const { Responses, UnprocessedKeys } = answer;
+        for (const row of Responses?.[this.tableName] ?? []) {
+          const item = fromItem(unmarshall(row));
+          found.set(item.key, item);
+        }
+        request = UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    return found;
+  }
+
   async list(jobId: string, query: { limit: number; nextToken?: string; status?: ItemStatus }): Promise<ItemPage> {
-    const { rows, nextToken } = await queryUntilFull(
+    const listing = itemListing(this.tableName, jobId);
+    const { rows, lastKey } = await queryUntilFull(
       this.client,
       {
         TableName: this.tableName,
@@ -52,9 +81,9 @@ export class DynamoItemStore implements ItemStore {
         ConsistentRead: true,
       },
       query.limit,
-      query.nextToken ? decodeItemCursor(query.nextToken, jobId) : undefined,
+      query.nextToken ? await this.cursors.decode(listing, query.nextToken) : undefined,
     );
-    return { items: rows.map(fromItem), ...(nextToken ? { nextToken } : {}) };
+    return { items: rows.map(fromItem), ...(lastKey ? { nextToken: await this.cursors.encode(listing, lastKey) } : {}) };
   }
 
   async beginItem(jobId: string, key: string, now: string): Promise<JobItem | undefined> {
@@ -168,10 +197,13 @@ function fromItem(item: Record<string, unknown>): JobItem {
   return { ...(rest as Omit<JobItem, 'key'>), key: String(key) };
 }
 
-/** A cursor is only honoured for the job it came from, so it cannot reach another job's items. */
-function decodeItemCursor(token: string, jobId: string): DynamoKey {
-  return decodeCursor(token, (key) => {
-    const { [ITEMS_TABLE.partitionKey]: job, [ITEMS_TABLE.sortKey]: itemKey, [ITEMS_TABLE.byPositionIndex.sortKey]: position } = key;
-    return job === jobId && typeof itemKey === 'string' && itemKey.length <= 512 && Number.isInteger(position) && Object.keys(key).length === 3;
-  });
+/** One job's items in submission order: a cursor of it is honoured for that job only. */
+function itemListing(table: string, jobId: string): Listing {
+  return {
+    table,
+    index: ITEMS_TABLE.byPositionIndex.name,
+    partitionKey: ITEMS_TABLE.partitionKey,
+    partition: jobId,
+    keyAttributes: { [ITEMS_TABLE.partitionKey]: 'string', [ITEMS_TABLE.sortKey]: 'string', [ITEMS_TABLE.byPositionIndex.sortKey]: 'integer' },
+  };
 }

@@ -11,7 +11,7 @@ import { IllegalTransition, JobNotFound } from '../errors';
 import { ALLOWED_SOURCES, isTerminal, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
 import { JOBS_TABLE } from '../table-schema';
-import { decodeCursor, queryUntilFull, type DynamoKey } from './dynamo-paging';
+import { PageCursors, queryUntilFull, type Listing } from './dynamo-paging';
 
 /** Constant partition of the admin index: every job item carries it. */
 const JOB_ENTITY = 'JOB';
@@ -26,6 +26,8 @@ export class DynamoJobStore implements JobStore {
     private readonly tableName: string,
     /** Days a finished job is kept before DynamoDB's TTL removes it; undefined keeps it forever. */
     private readonly retentionDays?: number,
+    /** Signs list cursors; API handlers pass one with the stage's shared key. */
+    private readonly cursors: PageCursors = PageCursors.processLocal(),
   ) {}
 
   async create(job: Job): Promise<boolean> {
@@ -132,8 +134,8 @@ export class DynamoJobStore implements JobStore {
 
   async list(query: JobListQuery): Promise<JobPage> {
     const index = query.owner ? JOBS_TABLE.byOwnerIndex : JOBS_TABLE.byCreatedIndex;
-    const partition = query.owner ?? JOB_ENTITY;
-    const { rows, nextToken } = await queryUntilFull(
+    const listing = indexListing(this.tableName, JOBS_TABLE.partitionKey, index, query.owner ?? JOB_ENTITY);
+    const { rows, lastKey } = await queryUntilFull(
       this.client,
       {
         TableName: this.tableName,
@@ -141,13 +143,13 @@ export class DynamoJobStore implements JobStore {
         KeyConditionExpression: '#pk = :pk',
         ...(query.status ? { FilterExpression: '#status = :status' } : {}),
         ExpressionAttributeNames: { '#pk': index.partitionKey, ...(query.status ? { '#status': 'status' } : {}) },
-        ExpressionAttributeValues: marshall({ ':pk': partition, ...(query.status ? { ':status': query.status } : {}) }),
+        ExpressionAttributeValues: marshall({ ':pk': listing.partition, ...(query.status ? { ':status': query.status } : {}) }),
         ScanIndexForward: false,
       },
       query.limit,
-      query.nextToken ? decodeIndexCursor(query.nextToken, index.partitionKey, partition) : undefined,
+      query.nextToken ? await this.cursors.decode(listing, query.nextToken) : undefined,
     );
-    return { jobs: rows.map(fromItem), ...(nextToken ? { nextToken } : {}) };
+    return { jobs: rows.map(fromItem), ...(lastKey ? { nextToken: await this.cursors.encode(listing, lastKey) } : {}) };
   }
 
   async setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void> {
@@ -183,10 +185,13 @@ function fromItem(item: Record<string, unknown>): Job {
   return { ...(rest as Omit<Job, 'input'>), input: JSON.parse(String(inputJson)) as Record<string, unknown> };
 }
 
-/** A cursor of an index listing is only honoured for its partition, so it cannot reach other owners' rows. */
-export function decodeIndexCursor(token: string, partitionKey: string, partition: string): DynamoKey {
-  return decodeCursor(
-    token,
-    (key) => key[partitionKey] === partition && Object.keys(key).length === 3 && Object.values(key).every((value) => typeof value === 'string' && value.length <= 512),
-  );
+/** A listing of a jobs or schedules index (`owner` or `entity` partition, `createdKey` sort) within one partition. */
+export function indexListing(table: string, tableKey: string, index: { name: string; partitionKey: string; sortKey: string }, partition: string): Listing {
+  return {
+    table,
+    index: index.name,
+    partitionKey: index.partitionKey,
+    partition,
+    keyAttributes: { [tableKey]: 'string', [index.partitionKey]: 'string', [index.sortKey]: 'string' },
+  };
 }

@@ -10,8 +10,8 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Schedule, ScheduleListQuery, SchedulePage, ScheduleStore } from '../schedules';
 import { SCHEDULES_TABLE } from '../table-schema';
-import { decodeIndexCursor } from './dynamo-job-store';
-import { encodeCursor } from './dynamo-paging';
+import { indexListing } from './dynamo-job-store';
+import { PageCursors } from './dynamo-paging';
 
 /** Constant partition of the admin index: every schedule item carries it. */
 const SCHEDULE_ENTITY = 'SCHEDULE';
@@ -21,6 +21,8 @@ export class DynamoScheduleStore implements ScheduleStore {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
+    /** Signs list cursors; API handlers pass one with the stage's shared key. */
+    private readonly cursors: PageCursors = PageCursors.processLocal(),
   ) {}
 
   async create(schedule: Schedule): Promise<void> {
@@ -73,22 +75,22 @@ export class DynamoScheduleStore implements ScheduleStore {
 
   async list(query: ScheduleListQuery): Promise<SchedulePage> {
     const index = query.owner ? SCHEDULES_TABLE.byOwnerIndex : SCHEDULES_TABLE.byCreatedIndex;
-    const partition = query.owner ?? SCHEDULE_ENTITY;
+    const listing = indexListing(this.tableName, SCHEDULES_TABLE.partitionKey, index, query.owner ?? SCHEDULE_ENTITY);
     const page = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: index.name,
         KeyConditionExpression: '#pk = :pk',
         ExpressionAttributeNames: { '#pk': index.partitionKey },
-        ExpressionAttributeValues: marshall({ ':pk': partition }),
+        ExpressionAttributeValues: marshall({ ':pk': listing.partition }),
         ScanIndexForward: false,
         Limit: query.limit,
-        ExclusiveStartKey: query.nextToken ? decodeIndexCursor(query.nextToken, index.partitionKey, partition) : undefined,
+        ExclusiveStartKey: query.nextToken ? await this.cursors.decode(listing, query.nextToken) : undefined,
       }),
     );
     return {
       schedules: (page.Items ?? []).map((item) => fromItem(unmarshall(item))),
-      ...(page.LastEvaluatedKey ? { nextToken: encodeCursor(page.LastEvaluatedKey) } : {}),
+      ...(page.LastEvaluatedKey ? { nextToken: await this.cursors.encode(listing, page.LastEvaluatedKey) } : {}),
     };
   }
 

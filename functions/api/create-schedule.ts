@@ -2,7 +2,7 @@ import { intEnv, listEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { DEFAULT_SCHEDULE_LIMITS, createSchedule } from '../../core/schedules';
 import { robotCatalog } from '../../robots';
-import { scheduleStoreFromEnv, scheduleTriggersFromEnv, jobTimeoutsFromEnv } from '../shared/adapters';
+import { scheduleStoreFromEnv, scheduleTriggersFromEnv, jobTimeoutsFromEnv, credentialDepsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, json, jsonBodyOf } from '../shared/http';
 
 const deps = {
@@ -11,6 +11,7 @@ const deps = {
   robots: robotCatalog,
   egressAllowHosts: listEnv(ENV.egressAllowHosts),
   timeouts: jobTimeoutsFromEnv(),
+  credentials: credentialDepsFromEnv(),
   limits: {
     ...DEFAULT_SCHEDULE_LIMITS,
     minIntervalMinutes: intEnv(ENV.scheduleMinIntervalMinutes, DEFAULT_SCHEDULE_LIMITS.minIntervalMinutes),

@@ -1,8 +1,8 @@
 import { listJobItems } from '../../core/items-service';
-import { artifactLinksFromEnv, itemStoreFromEnv, jobStoreFromEnv } from '../shared/adapters';
+import { artifactLinksFromEnv, itemStoreFromEnv, jobStoreFromEnv, pageCursorsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, json, pathParam } from '../shared/http';
 
-const deps = { store: jobStoreFromEnv(), items: itemStoreFromEnv(), links: artifactLinksFromEnv() };
+const deps = { store: jobStoreFromEnv(), items: itemStoreFromEnv({ cursors: pageCursorsFromEnv() }), links: artifactLinksFromEnv() };
 
 /** GET /jobs/{jobId}/items?limit=&nextToken=&status= — the job's work items in submission order, with download links. */
 export const handler = apiHandler(async (event) => {

@@ -1,8 +1,8 @@
 import { listJobs } from '../../core/jobs';
-import { jobStoreFromEnv } from '../shared/adapters';
+import { jobStoreFromEnv, pageCursorsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, json } from '../shared/http';
 
-const store = jobStoreFromEnv();
+const store = jobStoreFromEnv({ cursors: pageCursorsFromEnv() });
 
 /** GET /jobs?limit=&nextToken=&status= — the caller's jobs (admins: everyone's), newest first. */
 export const handler = apiHandler(async (event) => {

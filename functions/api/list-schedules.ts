@@ -1,8 +1,8 @@
 import { listSchedules } from '../../core/schedules';
-import { scheduleStoreFromEnv } from '../shared/adapters';
+import { pageCursorsFromEnv, scheduleStoreFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, json } from '../shared/http';
 
-const store = scheduleStoreFromEnv();
+const store = scheduleStoreFromEnv({ cursors: pageCursorsFromEnv() });
 
 /** GET /schedules?limit=&nextToken= — the caller's schedules (admins: everyone's), newest first. */
 export const handler = apiHandler(async (event) => {

@@ -2,7 +2,7 @@ import { listEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { retryJob } from '../../core/items-service';
 import { robotCatalog } from '../../robots';
-import { itemStoreFromEnv, jobStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv } from '../shared/adapters';
+import { itemStoreFromEnv, jobStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv, credentialDepsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, headerOf, json, pathParam } from '../shared/http';
 
 const deps = {
@@ -12,6 +12,7 @@ const deps = {
   robots: robotCatalog,
   egressAllowHosts: listEnv(ENV.egressAllowHosts),
   timeouts: jobTimeoutsFromEnv(),
+  credentials: credentialDepsFromEnv(),
 };
 
 /** POST /jobs/{jobId}/retry — a new job for the items that did not succeed (idempotent with Idempotency-Key). */

@@ -9,7 +9,7 @@ import { submissionSchema } from '../../core/jobs';
 export interface ApiRoute {
   /** Stable construct id / function name suffix. */
   id: string;
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** API Gateway resource path, with `{param}` placeholders. */
   path: string;
   entry: string;
@@ -27,7 +27,16 @@ export interface ApiRoute {
     startExecution?: boolean;
     /** Schedules table; `manage` adds creating and deleting their EventBridge Scheduler schedules. */
     schedules?: 'read' | 'manage';
+    /**
+     * Portal credentials under the robot-secrets prefix (core/credentials.ts): `check` reads their
+     * bindings (jobs that name credentials), `manage` also writes values and deletes. Never the values.
+     */
+    credentials?: 'check' | 'manage';
+    /** The key that signs the listing's nextToken cursors (a secret, read once per process). */
+    pageCursorKey?: boolean;
   };
+  /** Memory and time of the route's Lambda when the defaults (512 MB, 28 s) do not fit its bounded work. */
+  sizing?: { memoryMiB: number; timeoutSeconds: number };
 }
 
 export const API_ROUTES: readonly ApiRoute[] = [
@@ -40,9 +49,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
     entry: 'functions/api/submit-job.ts',
     authorized: true,
     jsonBodySchema: submissionSchema,
-    access: { jobsTable: 'readWrite', startExecution: true },
+    access: { jobsTable: 'readWrite', startExecution: true, credentials: 'check' },
+    // Spreadsheet intake (core/spreadsheet.ts) inflates at most 8 MiB and parses that in about 2 s
+    // and 250 MB at worst; 1024 MB leaves room for the 6 MB event and gives the CPU to do it in time.
+    sizing: { memoryMiB: 1024, timeoutSeconds: 15 },
   },
-  { id: 'ListJobs', method: 'GET', path: '/jobs', entry: 'functions/api/list-jobs.ts', authorized: true, access: { jobsTable: 'read' } },
+  { id: 'ListJobs', method: 'GET', path: '/jobs', entry: 'functions/api/list-jobs.ts', authorized: true, access: { jobsTable: 'read', pageCursorKey: true } },
   {
     id: 'GetJob',
     method: 'GET',
@@ -65,7 +77,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/jobs/{jobId}/items',
     entry: 'functions/api/list-job-items.ts',
     authorized: true,
-    access: { jobsTable: 'read', itemsTable: 'read', artifactsBucket: 'read' },
+    access: { jobsTable: 'read', itemsTable: 'read', artifactsBucket: 'read', pageCursorKey: true },
   },
   {
     id: 'RetryJob',
@@ -73,7 +85,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/jobs/{jobId}/retry',
     entry: 'functions/api/retry-job.ts',
     authorized: true,
-    access: { jobsTable: 'readWrite', itemsTable: 'read', startExecution: true },
+    access: { jobsTable: 'readWrite', itemsTable: 'read', startExecution: true, credentials: 'check' },
   },
   {
     id: 'GetWebhookSecret',
@@ -97,9 +109,16 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/schedules',
     entry: 'functions/api/create-schedule.ts',
     authorized: true,
-    access: { schedules: 'manage' },
+    access: { schedules: 'manage', credentials: 'check' },
   },
-  { id: 'ListSchedules', method: 'GET', path: '/schedules', entry: 'functions/api/list-schedules.ts', authorized: true, access: { schedules: 'read' } },
+  {
+    id: 'ListSchedules',
+    method: 'GET',
+    path: '/schedules',
+    entry: 'functions/api/list-schedules.ts',
+    authorized: true,
+    access: { schedules: 'read', pageCursorKey: true },
+  },
   {
     id: 'GetSchedule',
     method: 'GET',
@@ -116,10 +135,15 @@ export const API_ROUTES: readonly ApiRoute[] = [
     authorized: true,
     access: { schedules: 'manage' },
   },
+  { id: 'ListSecrets', method: 'GET', path: '/secrets', entry: 'functions/api/list-secrets.ts', authorized: true, access: { credentials: 'manage' } },
+  { id: 'PutSecret', method: 'PUT', path: '/secrets/{name}', entry: 'functions/api/put-secret.ts', authorized: true, access: { credentials: 'manage' } },
+  { id: 'GetSecret', method: 'GET', path: '/secrets/{name}', entry: 'functions/api/get-secret.ts', authorized: true, access: { credentials: 'manage' } },
+  { id: 'DeleteSecret', method: 'DELETE', path: '/secrets/{name}', entry: 'functions/api/delete-secret.ts', authorized: true, access: { credentials: 'manage' } },
 ];
 
 /** Lambdas the workflow invokes: FinalizeJob, FailJob and NotifyWebhook of core/workflow-definition.ts. */
 export const WORKFLOW_FUNCTIONS = {
+  planJob: 'functions/workflow/plan-job.ts',
   finalizeJob: 'functions/workflow/finalize-job.ts',
   failJob: 'functions/workflow/fail-job.ts',
   notifyWebhook: 'functions/workflow/notify-webhook.ts',

@@ -6,7 +6,7 @@ import { previewSpreadsheet, spreadsheetUploadOf, submitSpreadsheet } from '../.
 import { submitJob, type SubmitResult } from '../../core/jobs';
 import { MAX_SPREADSHEET_BYTES } from '../../core/spreadsheet';
 import { robotCatalog } from '../../robots';
-import { jobStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv } from '../shared/adapters';
+import { jobStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv, credentialDepsFromEnv } from '../shared/adapters';
 import { apiHandler, callerOf, headerOf, json, jsonBodyOf } from '../shared/http';
 import { isMultipartForm, multipartFormOf, type MultipartLimits } from '../shared/multipart';
 
@@ -16,6 +16,7 @@ const deps = {
   robots: robotCatalog,
   egressAllowHosts: listEnv(ENV.egressAllowHosts),
   timeouts: jobTimeoutsFromEnv(),
+  credentials: credentialDepsFromEnv(),
 };
 
 /** One sheet plus the fields robot, input, column and callbackUrl, within Lambda's 6 MB event. */

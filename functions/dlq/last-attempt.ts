@@ -12,6 +12,7 @@ import {
   parseTask,
   reportToWorkflow,
   runJob,
+  taskLogFields,
   tokenRef,
   type AttemptDeps,
   type StopSignals,
@@ -77,7 +78,7 @@ async function reprocessRecord(record: SQSRecord, deps: LastAttemptDeps, stop: S
     deps.log.error('dead-letter.malformed', { body: forensicBody(record.body), receiveCount: record.attributes.ApproximateReceiveCount });
     return 'done';
   }
-  const log = deps.log.child({ jobId: task.jobId, task: tokenRef(task.taskToken) });
+  const log = deps.log.child(taskLogFields(task));
   // Too little time left to begin: the next invocation starts with the whole timeout.
   if (stop.draining.aborted) return release(record, { ...deps, log }, 'deadline');
   const job = await deps.store.get(task.jobId);

@@ -2,7 +2,7 @@ import { listEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { runSchedule } from '../../core/schedules';
 import { robotCatalog } from '../../robots';
-import { jobStoreFromEnv, scheduleStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv } from '../shared/adapters';
+import { jobStoreFromEnv, scheduleStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv, credentialDepsFromEnv } from '../shared/adapters';
 import { logger, withObservability } from '../shared/observability';
 
 const deps = {
@@ -12,6 +12,7 @@ const deps = {
   robots: robotCatalog,
   egressAllowHosts: listEnv(ENV.egressAllowHosts),
   timeouts: jobTimeoutsFromEnv(),
+  credentials: credentialDepsFromEnv(),
 };
 
 /**

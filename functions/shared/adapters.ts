@@ -2,15 +2,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoItemStore } from '../../core/adapters/dynamo-item-store';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
 import { DynamoScheduleStore } from '../../core/adapters/dynamo-schedule-store';
 import { DynamoWebhookSecretStore } from '../../core/adapters/dynamo-webhook-secret-store';
+import { PageCursors } from '../../core/adapters/dynamo-paging';
 import { EventBridgeScheduleTriggers } from '../../core/adapters/eventbridge-schedule-triggers';
 import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
+import { secretsManagerPageCursorKey } from '../../core/adapters/page-cursor-key';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
+import { SecretsManagerCredentialStore } from '../../core/adapters/secrets';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
 import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
+import type { CredentialDeps } from '../../core/credentials';
 import { DEFAULT_JOB_TIMEOUTS, type JobTimeouts } from '../../core/delivery';
 import { ENV } from '../../core/env-names';
 import { tracer } from './observability';
@@ -23,9 +28,25 @@ import { tracer } from './observability';
 let dynamo: DynamoDBClient | undefined;
 /** One DynamoDB client per process, however many stores a handler uses. */
 const dynamoClient = () => (dynamo ??= tracer.captureAWSv3Client(new DynamoDBClient({})));
+let secretsManager: SecretsManagerClient | undefined;
+const secretsManagerClient = () => (secretsManager ??= tracer.captureAWSv3Client(new SecretsManagerClient({})));
 
-export function jobStoreFromEnv(): DynamoJobStore {
-  return new DynamoJobStore(dynamoClient(), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays));
+/** What a store needs beyond its table: handlers that serve a listing pass `cursors: pageCursorsFromEnv()`. */
+export interface StoreOptions {
+  cursors?: PageCursors;
+}
+
+export function jobStoreFromEnv({ cursors }: StoreOptions = {}): DynamoJobStore {
+  return new DynamoJobStore(dynamoClient(), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays), cursors);
+}
+
+/**
+ * Cursors signed with the stage's key (the secret in PAGE_CURSOR_KEY_SECRET_ARN, read on the first
+ * listing and kept for the process), so that a nextToken one Lambda instance gave out is honoured by
+ * every other, and by nothing else.
+ */
+export function pageCursorsFromEnv(): PageCursors {
+  return new PageCursors(secretsManagerPageCursorKey(secretsManagerClient(), requireEnv(ENV.pageCursorKeySecretArn)));
 }
 
 /** The stage's job timeoutSeconds default and limit, for the handlers that create jobs. */
@@ -40,6 +61,14 @@ export function jobTimeoutsFromEnv(): JobTimeouts {
   return timeouts;
 }
 
+/** Portal credentials (Secrets Manager under the robot-secrets prefix): bindings read, values only written. */
+export function credentialDepsFromEnv(): CredentialDeps {
+  return {
+    store: new SecretsManagerCredentialStore(secretsManagerClient()),
+    prefix: requireEnv(ENV.robotSecretsPrefix),
+  };
+}
+
 export function artifactLinksFromEnv(): S3ArtifactLinks {
   const client = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
   return new S3ArtifactLinks(client, requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
@@ -49,8 +78,8 @@ export function workflowStarterFromEnv(): SfnWorkflowStarter {
   return new SfnWorkflowStarter(tracer.captureAWSv3Client(new SFNClient({})), requireEnv(ENV.stateMachineArn));
 }
 
-export function itemStoreFromEnv(): DynamoItemStore {
-  return new DynamoItemStore(dynamoClient(), requireEnv(ENV.itemsTable));
+export function itemStoreFromEnv({ cursors }: StoreOptions = {}): DynamoItemStore {
+  return new DynamoItemStore(dynamoClient(), requireEnv(ENV.itemsTable), cursors);
 }
 
 export function webhookSecretStoreFromEnv(): DynamoWebhookSecretStore {
@@ -64,8 +93,8 @@ export function webhookSenderFromEnv(): HttpWebhookSender {
   return new HttpWebhookSender({ allowHosts: listEnv(ENV.egressAllowHosts), timeoutMs: WEBHOOK_TIMEOUT_MS });
 }
 
-export function scheduleStoreFromEnv(): DynamoScheduleStore {
-  return new DynamoScheduleStore(dynamoClient(), requireEnv(ENV.schedulesTable));
+export function scheduleStoreFromEnv({ cursors }: StoreOptions = {}): DynamoScheduleStore {
+  return new DynamoScheduleStore(dynamoClient(), requireEnv(ENV.schedulesTable), cursors);
 }
 
 export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {

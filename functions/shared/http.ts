@@ -57,11 +57,18 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   return { sub, isAdmin: groupsOf(claims?.['cognito:groups']).includes(ADMINS_GROUP) };
 }
 
-/** API Gateway flattens the groups claim to a string such as "admins" or "[admins clients]". */
-function groupsOf(claim: unknown): string[] {
-  if (Array.isArray(claim)) return claim.map(String);
+/**
+ * The caller's groups. API Gateway's Cognito authorizer hands every claim over as a string: the
+ * token's array becomes its names space-separated in brackets ("[admins clients]"), a single
+ * group may come bare ("admins"). Cognito group names cannot hold white space (CreateGroup:
+ * `[\p{L}\p{M}\p{S}\p{N}\p{P}]+`) but may hold commas and brackets, so white space is the only
+ * separator: a group named "x,admins" or "[x,admins]" stays one group and never reads as admins.
+ */
+export function groupsOf(claim: unknown): string[] {
+  if (Array.isArray(claim)) return claim.filter((group): group is string => typeof group === 'string');
   if (typeof claim !== 'string') return [];
-  return claim.split(/[\s,[\]]+/).filter(Boolean);
+  const listed = /^\[(.*)\]$/s.exec(claim);
+  return listed ? listed[1]!.split(/\s+/).filter(Boolean) : claim === '' ? [] : [claim];
 }
 
 export function headerOf(event: APIGatewayProxyEvent, name: string): string | undefined {
@@ -92,8 +99,20 @@ export function jsonBodyOf(event: APIGatewayProxyEvent): unknown {
   }
 }
 
+/** Longest id a path may name; ids are UUIDs, so anything longer names nothing. */
+const MAX_PATH_PARAM_LENGTH = 256;
+
+/**
+ * A path parameter as the route's handler may use it as a key. API Gateway decodes percent
+ * escapes, but may hand a malformed one over raw: what is not a plausible id (empty, too long,
+ * control characters, a lone UTF-16 surrogate, a leftover `%`) is a 400, never a key sent to the store.
+ */
 export function pathParam(event: APIGatewayProxyEvent, name: string): string {
-  return event.pathParameters?.[name] ?? '';
+  const value = event.pathParameters?.[name] ?? '';
+  if (value.length === 0 || value.length > MAX_PATH_PARAM_LENGTH || /[\p{Cc}\p{Cs}%]/u.test(value)) {
+    throw new InputInvalid(`Path parameter ${name} is malformed`, { fields: [{ field: name, message: `must be an id of at most ${MAX_PATH_PARAM_LENGTH} characters` }] });
+  }
+  return value;
 }
 
 type ApiHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;

@@ -67,6 +67,9 @@ export function multipartFormOf(event: APIGatewayProxyEvent, limits: MultipartLi
       const chunks: Buffer[] = [];
       // Read to the end even past a limit, or busboy never reaches 'close'.
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // A body cut inside a file ("Unexpected end of form") errors the file stream too; unheard,
+      // that 'error' event would be thrown by the emitter and end the process.
+      stream.on('error', (error: Error) => reject(malformed(error)));
       stream.on('limit', () => fail(new PayloadTooLarge(`File "${info.filename}" is larger than ${limits.maxFileBytes} bytes`)));
       stream.on('end', () => form.files.push({ field: name, filename: info.filename, contentType: info.mimeType, bytes: Buffer.concat(chunks) }));
     });
@@ -74,7 +77,12 @@ export function multipartFormOf(event: APIGatewayProxyEvent, limits: MultipartLi
     parser.on('fieldsLimit', () => fail(new InputInvalid(`At most ${limits.maxFields} form fields may be sent`)));
     parser.on('error', (error) => reject(malformed(error)));
     parser.on('close', () => (failure ? reject(failure) : resolve(form)));
-    parser.end(bodyBytes(event));
+    // The promise settles once: whichever of 'error' and 'close' comes first decides.
+    try {
+      parser.end(bodyBytes(event));
+    } catch (error) {
+      reject(malformed(error));
+    }
   });
 }
 

@@ -220,6 +220,8 @@ export function createLocalJwtVerifier({ cognitoUrl, poolId, clientId }: LocalJw
       jwksUri: `${issuer}/.well-known/jwks.json`,
       customJwtCheck: ({ payload }) => {
         if (payload.token_use !== 'id') throw new Error(`Expected an id token, got token_use ${String(payload.token_use)}`);
+        // aws-jwt-verify checks exp only when present; Cognito always sets it, so a token without one is forged.
+        if (typeof payload.exp !== 'number') throw new Error('The token has no exp claim');
       },
     },
     { jwksCache: new SimpleJwksCache({ fetcher: { fetch: fetchArrayBuffer } }) },

@@ -33,8 +33,15 @@ interface StoredSecret {
   description?: string;
   versionId: string;
   value: SecretValue;
+  /** Absent on secrets stored before tags were emulated. */
+  tags?: Tag[];
   createdDate: string;
   lastChangedDate: string;
+}
+
+interface Tag {
+  Key: string;
+  Value: string;
 }
 
 // The local stack's region and account (local/stack.ts).
@@ -43,8 +50,9 @@ const CURRENT_STAGE = 'AWSCURRENT';
 const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
 
 /**
- * The Secrets Manager API subset robots and the local stack use (CreateSecret, GetSecretValue,
- * PutSecretValue, DescribeSecret, ListSecrets), over AWS JSON 1.1 so that
+ * The Secrets Manager API subset robots, the credentials routes and the local stack use
+ * (CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret, ListSecrets with name filters,
+ * TagResource, UntagResource, DeleteSecret), over AWS JSON 1.1 so that
  * @aws-sdk/client-secrets-manager works unchanged. Secrets are found by name or full ARN.
  * Values are kept in plain text in `dataFile`: local development data only.
  */
@@ -90,6 +98,7 @@ function secretsManagerActions(secrets: Map<string, StoredSecret>, save: () => v
         ...(description === undefined ? {} : { description }),
         versionId,
         value,
+        tags: mergeTags([], tagsOf(request)),
         createdDate: now,
         lastChangedDate: now,
       };
@@ -122,8 +131,32 @@ function secretsManagerActions(secrets: Map<string, StoredSecret>, save: () => v
       };
     },
     DescribeSecret: (request) => describe(find(request)),
-    // One page with every secret: MaxResults, NextToken and Filters are not emulated.
-    ListSecrets: () => ({ SecretList: [...secrets.values()].sort((a, b) => a.name.localeCompare(b.name)).map(describe) }),
+    // One page (MaxResults and NextToken are not emulated); `name` filters match name prefixes, as in AWS.
+    ListSecrets: (request) => {
+      const prefixes = nameFilterValues(request);
+      const listed = [...secrets.values()].filter((secret) => !prefixes || prefixes.some((prefix) => secret.name.startsWith(prefix)));
+      return { SecretList: listed.sort((a, b) => a.name.localeCompare(b.name)).map(describe) };
+    },
+    TagResource: (request) => {
+      const secret = find(request);
+      secrets.set(secret.name, { ...secret, tags: mergeTags(secret.tags ?? [], tagsOf(request)) });
+      save();
+      return {};
+    },
+    UntagResource: (request) => {
+      const secret = find(request);
+      const keys = new Set(Array.isArray(request.TagKeys) ? request.TagKeys.map(String) : []);
+      secrets.set(secret.name, { ...secret, tags: (secret.tags ?? []).filter((tag) => !keys.has(tag.Key)) });
+      save();
+      return {};
+    },
+    // Deleted at once: a recovery window is not emulated, so RecoveryWindowInDays is treated like ForceDeleteWithoutRecovery.
+    DeleteSecret: (request) => {
+      const secret = find(request);
+      secrets.delete(secret.name);
+      save();
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: epochSeconds(new Date()) };
+    },
   };
 }
 
@@ -143,7 +176,36 @@ function describe(secret: StoredSecret): object {
     CreatedDate: epochSeconds(new Date(secret.createdDate)),
     LastChangedDate: epochSeconds(new Date(secret.lastChangedDate)),
     VersionIdsToStages: { [secret.versionId]: [CURRENT_STAGE] },
+    Tags: secret.tags ?? [],
   };
+}
+
+function tagsOf(request: Record<string, unknown>): Tag[] {
+  if (request.Tags === undefined) return [];
+  if (!Array.isArray(request.Tags)) throw new AwsApiError('ValidationException', 'Tags must be a list');
+  return request.Tags.map((tag: unknown) => {
+    const { Key, Value } = (tag ?? {}) as Record<string, unknown>;
+    if (typeof Key !== 'string' || typeof Value !== 'string' || Key.length > 128 || Value.length > 256) {
+      throw new AwsApiError('ValidationException', 'Each tag needs a Key (at most 128 characters) and a Value (at most 256)');
+    }
+    return { Key, Value };
+  });
+}
+
+/** Tags with the same key are replaced, as TagResource does. */
+function mergeTags(current: Tag[], added: Tag[]): Tag[] {
+  const keys = new Set(added.map((tag) => tag.Key));
+  const merged = [...current.filter((tag) => !keys.has(tag.Key)), ...added];
+  if (merged.length > 50) throw new AwsApiError('ValidationException', 'A secret has at most 50 tags');
+  return merged;
+}
+
+function nameFilterValues(request: Record<string, unknown>): string[] | undefined {
+  if (!Array.isArray(request.Filters)) return undefined;
+  const names = request.Filters.filter((filter: { Key?: unknown }) => filter?.Key === 'name').flatMap((filter: { Values?: unknown }) =>
+    Array.isArray(filter.Values) ? filter.Values.map(String) : [],
+  );
+  return names.length > 0 ? names : undefined;
 }
 
 /**

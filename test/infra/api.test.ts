@@ -15,6 +15,7 @@ const config = stageConfig('dev');
 const CONSOLE_ORIGIN = 'https://console.example.com';
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 const TABLE_READS = ['dynamodb:GetItem', 'dynamodb:Query'];
+const ROBOT_SECRETS_PREFIX = 'roboport/dev/robots/';
 let api: Api;
 let data: Data;
 let workflow: Workflow;
@@ -30,6 +31,7 @@ beforeAll(() => {
     jobsTable: data.jobsTable,
     stateMachine: workflow.stateMachine,
     jobTimeouts: jobTimeoutsOf(config),
+    robotSecretsPrefix: ROBOT_SECRETS_PREFIX,
     functionDefaults: functionDefaults(config),
     removalPolicy: config.dataRemovalPolicy,
   });
@@ -41,6 +43,7 @@ beforeAll(() => {
     artifactsBucket: data.artifactsBucket,
     stateMachine: workflow.stateMachine,
     jobTimeouts: jobTimeoutsOf(config),
+    robotSecretsPrefix: ROBOT_SECRETS_PREFIX,
     schedules,
     functionDefaults: functionDefaults(config),
     artifactUrlTtl: Duration.seconds(config.artifactUrlTtlSeconds),
@@ -251,5 +254,66 @@ describe('Api', () => {
       expect(functionProps(id).Environment.Variables, id).toMatchObject({ [ENV.jobTimeoutSeconds]: '900', [ENV.jobMaxTimeoutSeconds]: '14400' });
     }
     for (const id of ['GetJob', 'ListJobs', 'CancelJob']) expect(functionProps(id).Environment.Variables, id).not.toHaveProperty(ENV.jobMaxTimeoutSeconds);
+  });
+});
+
+describe('portal credentials', () => {
+  const secretActionsOf = (id: string) => actionsOfRoute(id).filter((action) => action.startsWith('secretsmanager:'));
+  const WRITES = ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource', 'secretsmanager:DeleteSecret'];
+
+  it('lets the credentials routes write values and read metadata under the robot prefix, never read a value back', () => {
+    for (const route of API_ROUTES.filter((r) => r.access.credentials === 'manage')) {
+      expect(secretActionsOf(route.id), route.id).toEqual(expect.arrayContaining([...WRITES, 'secretsmanager:DescribeSecret', 'secretsmanager:ListSecrets']));
+      const scoped = statementsOf(template, api.routeFunctions.get(route.id)!.role!).find((s) => [s.Action].flat().includes('secretsmanager:PutSecretValue'));
+      expect(JSON.stringify(scoped?.Resource), route.id).toContain(`secret:${ROBOT_SECRETS_PREFIX}*`);
+      expect(functionProps(route.id).Environment.Variables[ENV.robotSecretsPrefix], route.id).toBe(ROBOT_SECRETS_PREFIX);
+    }
+    expect(API_ROUTES.filter((r) => r.access.credentials === 'manage').map((r) => r.id).sort()).toEqual(['DeleteSecret', 'GetSecret', 'ListSecrets', 'PutSecret']);
+  });
+
+  it('lets the routes that create jobs check bindings only, and no route read a credential value', () => {
+    for (const id of ['SubmitJob', 'RetryJob', 'CreateSchedule']) expect(secretActionsOf(id), id).toEqual(['secretsmanager:DescribeSecret']);
+    for (const route of API_ROUTES) {
+      const readsCredentialValues = statementsOf(template, api.routeFunctions.get(route.id)!.role!).some(
+        (s) => [s.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(ROBOT_SECRETS_PREFIX),
+      );
+      expect(readsCredentialValues, route.id).toBe(false);
+    }
+  });
+});
+
+describe('intake bounds and signed cursors', () => {
+  it('sizes the intake Lambda for its bounded spreadsheet work, and only that one', () => {
+    expect(functionProps('SubmitJob')).toMatchObject({ MemorySize: 1024, Timeout: 15 });
+    for (const route of API_ROUTES.filter((r) => !r.sizing)) expect(functionProps(route.id), route.id).toMatchObject({ MemorySize: 512, Timeout: 28 });
+  });
+
+  it('generates the page cursor key and lets exactly the listing routes read it, by the ARN in their environment', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { GenerateStringKey: 'key', PasswordLength: 64, SecretStringTemplate: '{}' },
+    });
+    const secretId = logicalIdOf(api.pageCursorKey);
+    const listing = API_ROUTES.filter((route) => route.access.pageCursorKey).map((route) => route.id);
+    expect(listing).toEqual(expect.arrayContaining(['ListJobs', 'ListJobItems', 'ListSchedules']));
+    for (const route of API_ROUTES) {
+      const reads = statementsOf(template, api.routeFunctions.get(route.id)!.role!).some(
+        (s) => [s.Action].flat().includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(secretId),
+      );
+      expect(reads, route.id).toBe(listing.includes(route.id));
+      const variable = functionProps(route.id).Environment.Variables[ENV.pageCursorKeySecretArn];
+      if (listing.includes(route.id)) expect(variable, route.id).toEqual({ Ref: secretId });
+      else expect(variable, route.id).toBeUndefined();
+    }
+  });
+
+  it("sends API Gateway's own errors (401, 403 ...) uncached and unsniffed", () => {
+    const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse')).map((r) => r.Properties);
+    for (const type of ['UNAUTHORIZED', 'ACCESS_DENIED', 'INVALID_API_KEY', 'DEFAULT_4XX', 'DEFAULT_5XX']) {
+      const response = responses.find((candidate) => candidate.ResponseType === type);
+      expect(response?.ResponseParameters, type).toMatchObject({
+        'gatewayresponse.header.Cache-Control': "'no-store'",
+        'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+      });
+    }
   });
 });

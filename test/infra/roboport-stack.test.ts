@@ -82,7 +82,7 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
     const onStar = ownStatements(templates[stage])
       .filter((statement) => [statement.Resource].flat().includes('*'))
       .flatMap(actionsOf);
-    for (const action of onStar) expect(action).toMatch(/^(xray:|states:SendTask|ecr:GetAuthorizationToken$|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$)/);
+    for (const action of onStar) expect(action).toMatch(/^(xray:|states:SendTask|secretsmanager:ListSecrets$|ecr:GetAuthorizationToken$|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)$)/);
   });
 
   it('sends every alarm, and its recovery, to the encrypted alarm topic', () => {

@@ -157,7 +157,7 @@ describe('RobotFleet', () => {
   it('lets the task read robot secrets under its prefix only, and write item checkpoints and portal slots', () => {
     const reads = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
     expect(JSON.stringify(reads.flatMap((s) => [s.Resource].flat()))).toContain(':secret:roboport/prod/robots/*');
-    expect(allowedActionsOf(template, fleet.taskDefinition.taskRole).filter((a) => a.startsWith('secretsmanager:'))).toEqual(['secretsmanager:GetSecretValue']);
+    expect(allowedActionsOf(template, fleet.taskDefinition.taskRole).filter((a) => a.startsWith('secretsmanager:')).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     const tableWrites = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('dynamodb:PutItem'));
     const tables = JSON.stringify(tableWrites.flatMap((s) => [s.Resource].flat()));
     for (const table of [data.itemsTable, data.leasesTable]) expect(tables).toContain(logicalIdOf(table));

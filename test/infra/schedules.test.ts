@@ -14,6 +14,7 @@ const config = stageConfig('dev');
 const SCHEDULER_ACTIONS = ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule', 'scheduler:GetSchedule'];
 const TABLE_WRITES = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
+const ROBOT_SECRETS_PREFIX = 'roboport/dev/robots/';
 let stack: Stack;
 let schedules: Schedules;
 let manageHandler: RoboportFunction;
@@ -26,6 +27,7 @@ function buildSchedules(scope: Stack, removalPolicy: RemovalPolicy): Schedules {
     jobsTable: dynamodb.TableV2.fromTableName(scope, 'JobsTable', 'jobs'),
     stateMachine: sfn.StateMachine.fromStateMachineArn(scope, 'Jobs', 'arn:aws:states:eu-west-1:111122223333:stateMachine:jobs'),
     jobTimeouts: jobTimeoutsOf(config),
+    robotSecretsPrefix: ROBOT_SECRETS_PREFIX,
     functionDefaults: functionDefaults(config),
     removalPolicy,
   });

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../core/job';
 import { createLogger } from '../../core/logger';
@@ -23,6 +25,11 @@ const INVOICES = [...KNOWN.slice(0, 9), UNKNOWN[0]!, ...KNOWN.slice(9), UNKNOWN[
 let portal: FreightPortal;
 /** Ends a session after 5 requests: a login lasts about two invoices. */
 let expiringPortal: FreightPortal;
+/** A page with the portal's login form on another host, recording every request body it gets. */
+let phishing: TestSite & { requests: string[] };
+/** A host whose /login redirects to the phishing page. */
+let redirector: TestSite;
+let phishingHosts: string[] = [];
 let runRobotJob: typeof import('../../containers/robot/src/robot-runtime').runRobotJob;
 let robotCatalog: typeof import('../../robots').robotCatalog;
 const browser = new WorkerBrowser({ executablePath: process.env.CHROMIUM_PATH, closeTimeoutMs: 5_000 });
@@ -30,8 +37,20 @@ const browser = new WorkerBrowser({ executablePath: process.env.CHROMIUM_PATH, c
 beforeAll(async () => {
   portal = await startFreightPortal({ ...CREDENTIALS });
   expiringPortal = await startFreightPortal({ ...CREDENTIALS, sessionMaxRequests: 5 });
+  const requests: string[] = [];
+  phishing = Object.assign(
+    await startTestSite(async (request, response) => {
+      requests.push(`${request.method} ${request.url} ${await bodyOf(request)}`);
+      response.writeHead(200, { 'content-type': 'text/html' }).end(
+        '<form id="login" method="post" action="/login"><input name="username"><input name="password" type="password"><button type="submit">Sign in</button></form>',
+      );
+    }),
+    { requests },
+  );
+  redirector = await startTestSite((_request, response) => void response.writeHead(302, { location: `${phishing.url}/login` }).end());
+  phishingHosts = [phishing, redirector].map((site) => new URL(site.url).host);
   // Robots read the egress allowlist when their module loads.
-  process.env.EGRESS_ALLOW_HOSTS = [portal, expiringPortal].map((started) => new URL(started.url).host).join(',');
+  process.env.EGRESS_ALLOW_HOSTS = [...[portal, expiringPortal].map((started) => new URL(started.url).host), ...phishingHosts].join(',');
   ({ runRobotJob } = await import('../../containers/robot/src/robot-runtime'));
   ({ robotCatalog } = await import('../../robots'));
 });
@@ -40,7 +59,27 @@ afterAll(async () => {
   await browser.close();
   await portal?.close();
   await expiringPortal?.close();
+  await phishing?.close();
+  await redirector?.close();
 });
+
+interface TestSite {
+  url: string;
+  close(): Promise<void>;
+}
+
+async function startTestSite(handle: (request: IncomingMessage, response: ServerResponse) => void | Promise<void>): Promise<TestSite> {
+  const server = createServer((request, response) => void handle(request, response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+async function bodyOf(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 beforeEach(() => {
   portal.reset();
@@ -55,14 +94,14 @@ interface Harness {
   job: Job;
 }
 
-function harness(invoices: string[] = INVOICES, target: FreightPortal = portal): Harness {
+function harness(invoices: string[] = INVOICES, target: FreightPortal = portal, { portalUrl = target.url, boundHost = new URL(target.url).host } = {}): Harness {
   const jobs = new MemoryJobStore();
   const items = new MemoryItemStore();
   const files = new MemoryArtifactStore();
   const job = makeJob({
     robot: 'freight-pod-download',
     status: 'RUNNING',
-    input: { portalUrl: target.url, credentialsSecret: SECRET_NAME, invoices },
+    input: { portalUrl, credentialsSecret: SECRET_NAME, invoices },
   });
   void jobs.create(job);
   const deps: RuntimeDeps = {
@@ -71,14 +110,15 @@ function harness(invoices: string[] = INVOICES, target: FreightPortal = portal):
     store: jobs,
     items,
     leases: new MemoryPortalLeases(),
-    secrets: new MemorySecrets({ [SECRET_NAME]: JSON.stringify(CREDENTIALS) }),
+    // Bound to the portal's host only, as PUT /secrets/{name} binds them.
+    secrets: new MemorySecrets({ [SECRET_NAME]: { value: JSON.stringify(CREDENTIALS), hosts: [boundHost] } }),
     secretsPrefix: 'roboport/test/robots/',
     portalMaxSessions: 2,
     leaseTtlSeconds: 30,
     leaseWaitMs: 10_000,
     robots: robotCatalog,
     sessions: browser,
-    egressAllowHosts: [new URL(target.url).host],
+    egressAllowHosts: [new URL(target.url).host, ...phishingHosts],
     log: createLogger({ test: 'freight-robot' }),
   };
   return { deps, jobs, items, files, job };
@@ -173,6 +213,20 @@ describe('freight-pod-download in real Chromium against the sandbox portal', () 
     job.input = { ...job.input, credentialsSecret: 'roboport/test/other/db-password' };
 
     await expect(runRobotJob(job, deps, attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'SECRET_NOT_ALLOWED' });
+    expect(portal.stats().logins).toBe(0);
+  });
+
+  it.each([
+    ['a look-alike login page on another allowed host', () => ({ portalUrl: phishing.url })],
+    ['the bound host’s login redirecting to another host', () => ({ portalUrl: redirector.url, boundHost: new URL(redirector.url).host })],
+  ])('never types the password into %s', async (_case, options) => {
+    phishing.requests.length = 0;
+    const { deps, job } = harness(KNOWN.slice(0, 2), portal, options());
+    await expect(runRobotJob(job, deps, attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'CREDENTIALS_HOST_MISMATCH' });
+
+    console.log(`phishing (${_case}): requests=${phishing.requests.length} passwordSent=${phishing.requests.filter((body) => body.includes(CREDENTIALS.password)).length}`);
+    expect(phishing.requests.length).toBeGreaterThan(0); // the page was reached...
+    expect(phishing.requests.some((body) => body.includes(CREDENTIALS.password))).toBe(false); // ...and never got the password
     expect(portal.stats().logins).toBe(0);
   });
 });

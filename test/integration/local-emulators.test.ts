@@ -1,3 +1,4 @@
+import { ROBOT_QUEUE_MAX_RECEIVES } from '../../core/delivery';
 import { createSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -100,16 +101,16 @@ describe('fauxqs (SQS)', () => {
     await emulator.close();
   });
 
-  it('moves a message to the dead-letter queue after 3 receives', async () => {
+  it(`moves a message to the dead-letter queue after ${ROBOT_QUEUE_MAX_RECEIVES} receives`, async () => {
     const queue = await ensureRobotQueue(sqs, 'robot');
     expect(await ensureRobotQueue(sqs, 'robot')).toEqual(queue);
     await sqs.send(new SendMessageCommand({ QueueUrl: queue.queueUrl, MessageBody: 'poison' }));
     // VisibilityTimeout 0: every receive makes the message visible again at once, as if the worker died.
     const receive = (queueUrl: string) =>
       sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, VisibilityTimeout: 0, MessageSystemAttributeNames: ['ApproximateReceiveCount'] }));
-    for (const expectedCount of ['1', '2', '3']) {
+    for (let count = 1; count <= ROBOT_QUEUE_MAX_RECEIVES; count++) {
       const { Messages = [] } = await receive(queue.queueUrl);
-      expect(Messages[0]?.Attributes?.ApproximateReceiveCount).toBe(expectedCount);
+      expect(Messages[0]?.Attributes?.ApproximateReceiveCount).toBe(String(count));
     }
     expect((await receive(queue.queueUrl)).Messages ?? []).toEqual([]);
     const deadLetter = await pollUntil(async () => (await receive(queue.deadLetterQueueUrl)).Messages?.[0], {

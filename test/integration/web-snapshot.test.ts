@@ -63,7 +63,7 @@ describe('web-snapshot in real Chromium behind the egress guard', () => {
     signal: new AbortController().signal,
     log: { info: () => {}, warn: () => {}, error: () => {} },
     saveArtifact: async (name, _contentType, body) => void artifacts.set(name, body),
-    secret: async () => Promise.reject(new Error('web-snapshot reads no secrets')),
+    credentials: async () => Promise.reject(new Error('web-snapshot uses no credentials')),
     progress: () => {},
   });
   const robotError = (work: Promise<unknown>) =>

@@ -23,6 +23,15 @@ export class MemoryItemStore implements ItemStore {
     return item && structuredClone(item);
   }
 
+  async getMany(jobId: string, keys: readonly string[]): Promise<Map<string, JobItem>> {
+    const found = new Map<string, JobItem>();
+    for (const key of keys) {
+      const item = this.items.get(`${jobId}\n${key}`);
+      if (item) found.set(key, structuredClone(item));
+    }
+    return found;
+  }
+
   async list(jobId: string, query: { limit: number; nextToken?: string; status?: ItemStatus }): Promise<ItemPage> {
     const all = [...this.items.values()]
       .filter((item) => item.jobId === jobId && (!query.status || item.status === query.status))

@@ -6,7 +6,7 @@ import type { RobotCatalog } from '../../core/jobs';
 import type { Logger, LogFields } from '../../core/logger';
 import type { PortalLease, PortalLeaseStore } from '../../core/portal-lease';
 import type { RobotDefinition, SimpleRobot } from '../../core/robot';
-import type { SecretSource } from '../../core/secrets';
+import type { BoundSecret, SecretSource } from '../../core/secrets';
 import type { JobSessions } from '../../containers/robot/src/browser';
 import type { AttemptDeps } from '../../containers/robot/src/handle-message';
 import type { RuntimeDeps } from '../../containers/robot/src/robot-runtime';
@@ -39,13 +39,15 @@ export class MemoryArtifactStore {
   }
 }
 
+/** Secrets by name: a plain value (bound to no host) or a value with its bound hosts. */
 export class MemorySecrets implements SecretSource {
   readonly reads: string[] = [];
-  constructor(private readonly values: Record<string, string>) {}
+  constructor(private readonly values: Record<string, string | BoundSecret>) {}
 
-  async get(name: string): Promise<string | undefined> {
+  async read(name: string): Promise<BoundSecret | undefined> {
     this.reads.push(name);
-    return this.values[name];
+    const secret = this.values[name];
+    return typeof secret === 'string' ? { value: secret, hosts: [] } : secret;
   }
 }
 
@@ -109,7 +111,7 @@ export function idleSessions(onOpen: () => void = () => {}, onClose: () => void 
   return {
     open: async () => {
       onOpen();
-      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, close: async () => onClose() };
+      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, cookieValues: async () => [], close: async () => onClose() };
     },
   };
 }

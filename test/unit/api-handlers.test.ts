@@ -4,7 +4,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_JSON_BODY_BYTES } from '../../functions/shared/http';
+import { MAX_JSON_BODY_BYTES, groupsOf } from '../../functions/shared/http';
 import { makeJob } from '../support/memory-job-store';
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -17,6 +17,7 @@ vi.hoisted(() => {
     STATE_MACHINE_ARN: 'arn:aws:states:eu-west-1:123456789012:stateMachine:jobs',
     AWS_REGION: 'eu-west-1',
     CORS_ALLOWED_ORIGIN: 'https://console.example.com',
+    ROBOT_SECRETS_PREFIX: 'roboport/test/robots/',
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
   });
@@ -139,6 +140,48 @@ describe('GET /jobs/{jobId} and cancel', () => {
     const res = await call('cancel-job', event({ httpMethod: 'POST', pathParameters: { jobId: makeJob().jobId } }));
     expect(res.status).toBe(409);
     expect(dynamo.commandCalls(UpdateItemCommand)).toHaveLength(0);
+  });
+});
+
+describe('the groups claim', () => {
+  it.each([
+    ['[clients admins]', ['clients', 'admins']],
+    ['admins', ['admins']],
+    ['[admins]', ['admins']],
+    ['', []],
+    ['x,admins', ['x,admins']],
+    ['[x,admins clients]', ['x,admins', 'clients']],
+    ['[x] [admins]', ['x]', '[admins']],
+    ['admins clients', ['admins clients']],
+  ])('reads %j as %j', (claim, groups) => {
+    expect(groupsOf(claim)).toEqual(groups);
+  });
+
+  it('takes an array claim as it is, ignoring what is not a string', () => {
+    expect(groupsOf(['a', 'admins', 7])).toEqual(['a', 'admins']);
+    expect(groupsOf(undefined)).toEqual([]);
+  });
+
+  it.each(['x,admins', '[x,admins]', 'admins,x', '[clients,admins]', 'admins]'])('grants no admin rights for a group named like %j', async (claim) => {
+    dynamo.on(GetItemCommand).resolves({ Item: marshall({ ...makeJob({ owner: 'bob' }), inputJson: '{}' }, { removeUndefinedValues: true }) });
+    const res = await call('get-job', event({ sub: 'mallory', groups: claim, pathParameters: { jobId: makeJob().jobId } }));
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('path parameters the gateway handed over raw', () => {
+  it.each([
+    ['a malformed escape', '%ZZ'],
+    ['an overlong UTF-8 escape', '%C0%AF'],
+    ['a lone surrogate', '\ud800'],
+    ['a NUL', 'a\u0000b'],
+    ['300 characters', 'x'.repeat(300)],
+  ])('answers 400 in the error shape for %s, without reading the store', async (_label, jobId) => {
+    const res = await call('get-job', event({ pathParameters: { jobId } }));
+
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: { code: 'INPUT_INVALID', message: 'Path parameter jobId is malformed', details: { fields: [{ field: 'jobId', message: expect.any(String) }] } } });
+    expect(dynamo.commandCalls(GetItemCommand)).toHaveLength(0);
   });
 });
 

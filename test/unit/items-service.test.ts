@@ -1,3 +1,4 @@
+import { testCredentialDeps } from '../support/memory-credential-store';
 import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
 import { z } from 'zod';
 import { describe, expect, it, vi } from 'vitest';
@@ -53,7 +54,7 @@ function setup(job: Job, items = seededItems()) {
   const workflow = { start: vi.fn(async (jobId: string) => `arn:aws:states:local:execution:${jobId}`) };
   const links = { presign: vi.fn(async (key: string) => `https://s3.example.com/${key}?X-Amz-Signature=x`) };
   const now = () => new Date('2026-11-24T08:00:00.000Z');
-  return { store, items, workflow, links, deps: { store, items, workflow, links, robots, egressAllowHosts: [], timeouts: DEFAULT_JOB_TIMEOUTS, now } };
+  return { store, items, workflow, links, deps: { store, items, workflow, links, robots, egressAllowHosts: [], timeouts: DEFAULT_JOB_TIMEOUTS, credentials: testCredentialDeps(), now } };
 }
 
 describe('listJobItems', () => {

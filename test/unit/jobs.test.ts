@@ -1,3 +1,4 @@
+import { testCredentialDeps } from '../support/memory-credential-store';
 import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -42,7 +43,7 @@ describe('job use cases', () => {
       store,
       robots,
       egressAllowHosts: [],
-      timeouts: DEFAULT_JOB_TIMEOUTS,
+      timeouts: DEFAULT_JOB_TIMEOUTS, credentials: testCredentialDeps(),
       workflow: { start: vi.fn(async (jobId: string) => `arn:aws:states:local:0:execution:jobs:${jobId}`) },
     };
   });

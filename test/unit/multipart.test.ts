@@ -1,8 +1,10 @@
 import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HOSTS_TAG } from '../../core/adapters/secrets';
 import { InputInvalid, PayloadTooLarge } from '../../core/errors';
 import { multipartFormOf } from '../../functions/shared/multipart';
 import { csvOf, xlsxOf } from '../fixtures/sheets';
@@ -11,6 +13,7 @@ type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGat
 
 const dynamo = mockClient(DynamoDBClient);
 const sfn = mockClient(SFNClient);
+const secrets = mockClient(SecretsManagerClient);
 let submitJob: Handler;
 
 beforeAll(async () => {
@@ -20,6 +23,7 @@ beforeAll(async () => {
     AWS_REGION: 'eu-west-1',
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
+    ROBOT_SECRETS_PREFIX: 'roboport/test/robots/',
   });
   // Read at import, as a Lambda does at cold start.
   submitJob = ((await import('../../functions/api/submit-job')) as { handler: Handler }).handler;
@@ -28,6 +32,13 @@ beforeAll(async () => {
 beforeEach(() => {
   dynamo.reset();
   sfn.reset();
+  secrets.reset();
+  // The caller's credentials "acme-portal", bound to the portal the uploads name.
+  secrets.on(DescribeSecretCommand).callsFake((input: { SecretId: string }) => ({
+    Name: input.SecretId,
+    Tags: [{ Key: HOSTS_TAG, Value: 'portal.carrier.example' }],
+    LastChangedDate: new Date('2024-01-01T00:00:00Z'),
+  }));
   dynamo.on(PutItemCommand).resolves({});
   dynamo.on(UpdateItemCommand).resolves({});
   sfn.on(StartExecutionCommand).callsFake((input: { name: string }) => ({ executionArn: `arn:exec:${input.name}` }));
@@ -65,7 +76,7 @@ async function call(event: APIGatewayProxyEvent) {
 }
 
 const LIMITS = { maxFileBytes: 1024, maxFiles: 1, maxFields: 4, maxFieldBytes: 64 };
-const portalInput = JSON.stringify({ portalUrl: 'https://portal.carrier.example/', credentialsSecret: 'roboport/portal' });
+const portalInput = JSON.stringify({ portalUrl: 'https://portal.carrier.example/', credentialsSecret: 'acme-portal' });
 const freightUpload = (file: { bytes: Uint8Array; filename: string }, extra: Partial<Upload> = {}): Promise<APIGatewayProxyEvent> =>
   uploadEvent({ fields: { robot: 'freight-pod-download', input: portalInput }, file, ...extra });
 
@@ -86,6 +97,42 @@ describe('multipartFormOf', () => {
     const error = await multipartFormOf(event, LIMITS).catch((caught: unknown) => caught as Error);
     expect(error).toBeInstanceOf(type);
     expect((error as Error).message).toMatch(message);
+  });
+
+  describe('a truncated or malformed body is a 400, never a crash', () => {
+    /** The same upload, its base64 body replaced by `cut(bytes)`. */
+    const mangled = async (cut: (bytes: Buffer) => Buffer) => {
+      const event = await uploadEvent({ fields: { robot: 'r' }, file: { bytes: Buffer.alloc(600, 0x41), filename: 'nf.csv' } });
+      return { ...event, body: cut(Buffer.from(event.body!, 'base64')).toString('base64') };
+    };
+    const unheard: unknown[] = [];
+    const onUncaught = (error: unknown) => unheard.push(error);
+    beforeAll(() => process.on('uncaughtException', onUncaught));
+    afterAll(() => process.off('uncaughtException', onUncaught));
+
+    it.each([
+      ['cut inside the file', (bytes: Buffer) => bytes.subarray(0, bytes.indexOf('AAAA') + 100)],
+      ['cut inside a part header', (bytes: Buffer) => bytes.subarray(0, bytes.indexOf('filename=') + 4)],
+      ['cut right after the first boundary', (bytes: Buffer) => bytes.subarray(0, bytes.indexOf('\r\n') + 2)],
+      ['without its closing boundary', (bytes: Buffer) => bytes.subarray(0, bytes.lastIndexOf('--'))],
+      ['of garbage after the boundary line', (bytes: Buffer) => Buffer.concat([bytes.subarray(0, bytes.indexOf('\r\n') + 2), Buffer.from([0xff, 0x00, 0xfe])])],
+      ['empty', () => Buffer.alloc(0)],
+    ])('refuses a body %s with 400 INPUT_INVALID', async (_label, cut) => {
+      const error = (await multipartFormOf(await mangled(cut), LIMITS).catch((caught: unknown) => caught)) as Error;
+
+      expect(error).toBeInstanceOf(InputInvalid);
+      expect(error.message).toMatch(/not valid multipart\/form-data/);
+      // Give a stray 'error' event the turn it would be thrown on.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unheard).toEqual([]);
+    });
+
+    it('answers a truncated upload to POST /jobs with 400 in the error shape', async () => {
+      const res = await call(await mangled((bytes) => bytes.subarray(0, bytes.indexOf('AAAA') + 10)));
+
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({ error: { code: 'INPUT_INVALID', message: 'Body is not valid multipart/form-data', details: { reason: 'Unexpected end of form' } } });
+    });
   });
 
   it('refuses a body without a boundary', async () => {
@@ -122,7 +169,7 @@ describe('POST /jobs with a spreadsheet', () => {
     const put = dynamo.commandCalls(PutItemCommand)[0]!.args[0].input;
     expect(JSON.parse(put.Item!.inputJson!.S!)).toEqual({
       portalUrl: 'https://portal.carrier.example/',
-      credentialsSecret: 'roboport/portal',
+      credentialsSecret: 'acme-portal',
       invoices: ['000123456', '123456789012'],
     });
     expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(1);

@@ -1,3 +1,4 @@
+import JSZip from 'jszip';
 import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -55,8 +56,9 @@ function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): 
         startItemTrace: async () => void (tracing = true),
         stopItemTrace: async (keep) => {
           tracing = false;
-          return keep ? Buffer.from('PK trace') : undefined;
+          return keep ? emptyTrace() : undefined;
         },
+        cookieValues: async () => [],
         close: async () => void (sessionsClosed += tracing ? 0 : 1),
       };
     },
@@ -74,6 +76,9 @@ function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): 
     ...overrides,
   });
 }
+
+/** A trace zip as Playwright writes one, with nothing in it. */
+const emptyTrace = () => new JSZip().file('trace.trace', '{"type":"context-options"}\n').generateAsync({ type: 'uint8array' });
 
 function attempt(overrides: Partial<AttemptControl> = {}): AttemptControl {
   return { signal: new AbortController().signal, draining: new AbortController().signal, checkpoint: async () => {}, onHeartbeat: () => () => {}, whileWaiting: (work) => work(), ...overrides };
@@ -259,12 +264,13 @@ describe('robot runtime: portal session slots', () => {
 describe('robot runtime: secrets', () => {
   const secretRobot = (login: (context: RobotContext) => Promise<void>): RobotDefinition => ({ ...itemRobot().robot, login });
 
-  it('hands robots secrets under the prefix and masks their values in every log line', async () => {
+  it('hands robots the username of credentials under the prefix and masks the other values in every log line', async () => {
     const lines: string[] = [];
     vi.spyOn(process.stdout, 'write').mockImplementation((line) => (lines.push(String(line)), true));
-    const robot = secretRobot(async ({ secret, log }) => {
-      const { username, password } = JSON.parse(await secret(SECRET)) as { username: string; password: string };
-      log.info('signing in', { as: `${username} with ${password}`, secretValue: 'any' });
+    const robot = secretRobot(async ({ credentials, log }) => {
+      const { username } = await credentials(SECRET);
+      // The robot never holds the password; a page may still echo it into something the robot logs.
+      log.info('signing in', { as: `${username} with ${PASSWORD}`, secretValue: 'any' });
     });
 
     await runRobotJob(job, depsFor(robot), attempt());
@@ -278,7 +284,7 @@ describe('robot runtime: secrets', () => {
 
   it('refuses secrets outside the prefix without reading them', async () => {
     const secrets = new MemorySecrets({ 'roboport/test/db/master': 'db-password' });
-    const robot = secretRobot(async ({ secret }) => void (await secret('roboport/test/db/master')));
+    const robot = secretRobot(async ({ credentials }) => void (await credentials('roboport/test/db/master')));
 
     await expect(runRobotJob(job, depsFor(robot, { secrets }), attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'SECRET_NOT_ALLOWED' });
     await expect(runRobotJob(job, depsFor(robot, { secrets, secretsPrefix: undefined }), attempt())).rejects.toMatchObject({ code: 'SECRET_NOT_ALLOWED' });
@@ -287,11 +293,11 @@ describe('robot runtime: secrets', () => {
 
   it("reads the owner's own secrets and shared ones, never another tenant's", async () => {
     const secrets = new MemorySecrets({
-      [`roboport/test/robots/${job.owner}/portal`]: 'mine',
-      'roboport/test/robots/someone-else/portal': 'theirs',
+      [`roboport/test/robots/${job.owner}/portal`]: JSON.stringify({ username: 'me', password: 'mine' }),
+      'roboport/test/robots/someone-else/portal': JSON.stringify({ username: 'them', password: 'theirs' }),
     });
-    const readOwn = secretRobot(async ({ secret }) => void (await secret(`roboport/test/robots/${job.owner}/portal`)));
-    const readOthers = secretRobot(async ({ secret }) => void (await secret('roboport/test/robots/someone-else/portal')));
+    const readOwn = secretRobot(async ({ credentials }) => void (await credentials('portal')));
+    const readOthers = secretRobot(async ({ credentials }) => void (await credentials('roboport/test/robots/someone-else/portal')));
 
     await runRobotJob(job, depsFor(readOwn, { secrets }), attempt());
     const laterJob = { ...job, jobId: '00000000-0000-4000-8000-0000000000ff' };
@@ -300,7 +306,7 @@ describe('robot runtime: secrets', () => {
   });
 
   it('reports a missing secret as a business error', async () => {
-    const robot = secretRobot(async ({ secret }) => void (await secret('roboport/test/robots/shared/nope')));
+    const robot = secretRobot(async ({ credentials }) => void (await credentials('shared/nope')));
 
     await expect(runRobotJob(job, depsFor(robot), attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'SECRET_NOT_FOUND' });
   });

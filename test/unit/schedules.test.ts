@@ -1,3 +1,4 @@
+import { testCredentialDeps } from '../support/memory-credential-store';
 import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { InputInvalid, ScheduleNotFound, ServiceUnavailable } from '../../core/errors';
@@ -77,7 +78,7 @@ describe('schedule use cases', () => {
       triggers: { create: vi.fn(async () => undefined), delete: vi.fn(async () => undefined) },
       robots: robotCatalog,
       egressAllowHosts: [],
-timeouts: DEFAULT_JOB_TIMEOUTS,
+timeouts: DEFAULT_JOB_TIMEOUTS, credentials: testCredentialDeps(),
       limits: { minIntervalMinutes: 5, maxPerOwner: 2 },
       now: () => NOW,
     };
@@ -206,7 +207,7 @@ timeouts: DEFAULT_JOB_TIMEOUTS,
         workflow: { start: vi.fn(async (jobId: string) => `arn:aws:states:local:0:execution:jobs:${jobId}`) },
         robots: robotCatalog,
         egressAllowHosts: [],
-timeouts: DEFAULT_JOB_TIMEOUTS,
+timeouts: DEFAULT_JOB_TIMEOUTS, credentials: testCredentialDeps(),
       };
     });
 

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InputInvalid, PayloadTooLarge, UnsupportedMediaType } from '../../core/errors';
 import {
+  MAX_COLUMNS,
   MAX_ITEM_ROWS,
+  MAX_SHEET_CELLS,
+  MAX_XLSX_ENTRIES,
+  MAX_XLSX_INFLATED_BYTES,
+  assertInflatesWithin,
   MAX_SPREADSHEET_BYTES,
   columnIndex,
   columnLetter,
@@ -16,6 +21,7 @@ import { itemSchemaOf } from '../../core/intake';
 import { isItemRobot } from '../../core/robot';
 import { ROBOTS } from '../../robots';
 import { csvOf, xlsxOf } from '../fixtures/sheets';
+import { deflatedZeros, lyingEndRecordBomb, lyingSizeBomb, zipOf } from '../fixtures/zip-bombs';
 
 /** Invoice numbers as the issue describes them: 6 to 12 digits. */
 const sixToTwelveDigits: ItemValidator = (text) => (/^\d{6,12}$/.test(text) ? { ok: true, value: text } : { ok: false, message: 'must be 6 to 12 digits' });
@@ -197,14 +203,97 @@ describe('limits and formats', () => {
     expect(error).toBeInstanceOf(type);
     expect(error.message).toMatch(message);
   });
+});
 
-  it('refuses a workbook that declares more than 100 MB unzipped, before inflating it', async () => {
-    const bytes = await xlsxOf([['Invoice'], ['123456']]);
-    // Patch the first central directory entry's uncompressed size to 200 MB.
-    const entry = bytes.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
-    bytes.writeUInt32LE(200 * 1024 * 1024, entry + 24);
+describe('archive bombs: work is bounded by bytes actually inflated, and by time', () => {
+  const MiB = 1024 * 1024;
+
+  /** Refused how, how fast, and how much the heap grew meanwhile (printed: adversarial figures). */
+  async function attempt(label: string, bytes: Uint8Array) {
+    const heapBefore = process.memoryUsage().heapUsed;
+    const started = performance.now();
+    const error = await rejection(extract(bytes));
+    const ms = Math.round(performance.now() - started);
+    const heapGrowthMiB = Math.round((process.memoryUsage().heapUsed - heapBefore) / MiB);
+    console.log(`spreadsheet bomb: ${label} bytes=${bytes.length} ms=${ms} heapGrowthMiB=${heapGrowthMiB} -> ${error.message}`);
+    return { error, ms, heapGrowthMiB };
+  }
+
+  it('refuses a 3 MB bomb whose end record claims one entry while 200 entries inflate to 3.2 GiB', async () => {
+    const { error, ms, heapGrowthMiB } = await attempt('lying end record', lyingEndRecordBomb());
+
+    expect(error).toBeInstanceOf(InputInvalid);
+    expect(error.message).toBe(`The workbook expands to more than ${MAX_XLSX_INFLATED_BYTES / MiB} MB`);
+    expect(ms).toBeLessThan(3000);
+    expect(heapGrowthMiB).toBeLessThan(200);
+  });
+
+  it('refuses a 1 MB sheet that declares 1 KiB and inflates to 1 GiB', async () => {
+    const { error, ms, heapGrowthMiB } = await attempt('lying size', lyingSizeBomb());
+
+    expect(error.message).toBe(`The workbook expands to more than ${MAX_XLSX_INFLATED_BYTES / MiB} MB`);
+    expect(ms).toBeLessThan(3000);
+    expect(heapGrowthMiB).toBeLessThan(200);
+  });
+
+  it('counts what comes out, not what the headers claim: an entry that lies small but stays under the limit is refused as corrupt', async () => {
+    const bytes = zipOf([{ name: 'xl/worksheets/sheet1.xml', deflated: deflatedZeros(2), declaredSize: 10 }]);
+    await expect(assertInflatesWithin(bytes, { maxInflatedBytes: 4 * MiB, maxEntries: 10, deadlineMs: 2000 })).rejects.toThrow(/not a readable .xlsx/);
+  });
+
+  it('stops at the limit however the total is spread over entries', async () => {
+    const entries = Array.from({ length: 5 }, (_unused, i) => ({ name: `xl/part${i}.xml`, deflated: deflatedZeros(1), declaredSize: MiB }));
+    const limits = { maxInflatedBytes: 4 * MiB, maxEntries: 10, deadlineMs: 2000 };
+
+    await expect(assertInflatesWithin(zipOf(entries.slice(0, 4)), limits)).resolves.toBeUndefined();
+    await expect(assertInflatesWithin(zipOf(entries), limits)).rejects.toThrow('The workbook expands to more than 4 MB');
+  });
+
+  it('stops at the deadline', async () => {
+    const bytes = zipOf([{ name: 'xl/a.xml', deflated: deflatedZeros(4), declaredSize: 4 * MiB }]);
+    await expect(assertInflatesWithin(bytes, { maxInflatedBytes: 8 * MiB, maxEntries: 10, deadlineMs: -1 })).rejects.toThrow(/takes longer than/);
+  });
+
+  it(`refuses more than ${MAX_XLSX_ENTRIES} entries`, async () => {
+    const empty = deflatedZeros(0);
+    const bytes = zipOf(Array.from({ length: MAX_XLSX_ENTRIES + 1 }, (_unused, i) => ({ name: `x/${i}`, deflated: empty, declaredSize: 0 })));
+    await expect(readRows(bytes)).rejects.toThrow(`The workbook holds more than ${MAX_XLSX_ENTRIES} files`);
+  });
+
+  it('refuses corrupt deflate data as unreadable, not with a crash', async () => {
+    const bytes = zipOf([{ name: 'xl/workbook.xml', deflated: Buffer.from([0xff, 0xff, 0xff, 0xff]), declaredSize: 100 }]);
     const error = await rejection(readRows(bytes));
-    expect(error.message).toMatch(/expands to more than 100 MB/);
+    expect(error).toBeInstanceOf(InputInvalid);
+    expect(error.message).toMatch(/not a readable .xlsx/);
+  });
+
+  it('keeps a 4 MB CSV of line breaks, of delimiters or of rows within bounds', async () => {
+    const newlines = await attempt('csv of line breaks', Buffer.alloc(MAX_SPREADSHEET_BYTES - 1, 0x0a));
+    expect(newlines.error.message).toBe('No column header names invoices (NOTA FISCAL, NF, Invoice, Fatura ...) in the first 10 rows');
+    const wide = await attempt('csv of one 4 MB row', Buffer.from(`Invoice${','.repeat(MAX_SPREADSHEET_BYTES - 20)}\n`));
+    expect(wide.error.message).toBe(`Row 1 has more than ${MAX_COLUMNS} columns`);
+    const tall = await attempt('csv of 550,000 rows', Buffer.from(`Invoice\n${'123456\n'.repeat(550_000)}`));
+    expect(tall.error.message).toBe(`The sheet has more than ${MAX_ITEM_ROWS} data rows; the limit is ${MAX_ITEM_ROWS}`);
+    for (const { ms, heapGrowthMiB } of [newlines, wide, tall]) {
+      expect(ms).toBeLessThan(3000);
+      expect(heapGrowthMiB).toBeLessThan(300);
+    }
+  });
+
+  it(`refuses a small workbook whose rows each reach column XFD once they pass ${MAX_SHEET_CELLS} cells`, async () => {
+    const rows: (string | number | null)[][] = Array.from({ length: 200 }, (_unused, i) => [String(100000 + i), ...Array<null>(MAX_COLUMNS - 2).fill(null), 1]);
+    const { error, ms } = await attempt('xlsx of 200 rows reaching column XFD', await xlsxOf(rows));
+    expect(error.message).toBe(`The sheet has more than ${MAX_SHEET_CELLS} cells`);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('still reads a real 5000-row, 10-column workbook (about 2 MiB inflated)', async () => {
+    const rows = Array.from({ length: 5001 }, (_unused, i) => Array.from({ length: 10 }, (_cell, j) => (i === 0 ? `Col ${j}` : j === 0 ? String(100000 + i) : `text ${i}`)));
+    rows[0]![0] = 'Invoice';
+    const sheet = await xlsxOf(rows);
+
+    const extraction = await extract(sheet);
+    expect(extraction.items).toHaveLength(5000);
   });
 });
 

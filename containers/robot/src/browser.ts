@@ -21,6 +21,8 @@ export interface JobSession {
   startItemTrace(title: string): Promise<void>;
   /** Ends the item's trace: its zip when `keep` (a failed item's evidence), nothing otherwise. */
   stopItemTrace(keep: boolean): Promise<Uint8Array | undefined>;
+  /** The values of the context's cookies now (the portal session among them): never shown in evidence. */
+  cookieValues(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -81,7 +83,8 @@ export class WorkerBrowser implements JobSessions {
       await guardContextEgress(context, policy);
       if (options.traceItems) await context.tracing.start({ screenshots: true, snapshots: true });
       const page = await context.newPage();
-      return { page, close, ...itemTracing(context, scratch, options.traceItems === true) };
+      const cookieValues = async () => (await context.cookies()).map((cookie) => cookie.value);
+      return { page, close, cookieValues, ...itemTracing(context, scratch, options.traceItems === true) };
     } catch (error) {
       await close();
       throw error;

@@ -8,7 +8,7 @@ import { beginAttempt, sha256Hex } from '../../../core/jobs';
 import type { Logger } from '../../../core/logger';
 import { RobotError } from '../../../core/robot';
 import { RobotErrorName, type RobotResult } from '../../../core/workflow-contract';
-import { runRobotJob, type AttemptControl, type RuntimeDeps } from './robot-runtime';
+import { runRobotJob, type AttemptControl, type AttemptScope, type RuntimeDeps } from './robot-runtime';
 
 /** What one attempt needs, whichever runtime runs it (the worker, the DLQ reprocessor). */
 export interface AttemptDeps extends RuntimeDeps {
@@ -51,7 +51,12 @@ export interface StopSignals {
   stopping: AbortSignal;
 }
 
-const taskMessageSchema = z.object({ jobId: z.string().min(1).max(64), taskToken: z.string().min(1).max(2048) });
+const taskMessageSchema = z.object({
+  jobId: z.string().min(1).max(64),
+  taskToken: z.string().min(1).max(2048),
+  chunk: z.object({ index: z.number().int().min(0), size: z.number().int().min(1) }).optional(),
+  finish: z.literal(true).optional(),
+});
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
 /** Why an attempt was aborted; each ends the message differently (see settle). */
@@ -86,7 +91,7 @@ export async function handleMessage(message: Message, deps: MessageDeps, stop: S
     deps.log.error('message.malformed', { messageId: message.MessageId });
     return;
   }
-  const log = deps.log.child({ jobId: task.jobId, task: tokenRef(task.taskToken) });
+  const log = deps.log.child(taskLogFields(task));
   const messageDeps = { ...deps, log };
   try {
     const verdict = await runJob(task, messageDeps, stop, {
@@ -151,7 +156,7 @@ async function runAttempt(job: Job, task: TaskMessage, deps: AttemptDeps, stop: 
   const started = Date.now();
   try {
     deps.log.info('robot.started', { timeoutSeconds });
-    const result = await untilAborted(runRobotJob(job, deps, control), attempt.signal);
+    const result = await untilAborted(runRobotJob(job, deps, control, scopeOf(task)), attempt.signal);
     deps.log.info('robot.succeeded', { ...result, ms: Date.now() - started });
     return { kind: 'success', result };
   } catch (error) {
@@ -163,6 +168,11 @@ async function runAttempt(job: Job, task: TaskMessage, deps: AttemptDeps, stop: 
     heartbeat.stop();
     stop.stopping.removeEventListener('abort', abortOnStop);
   }
+}
+
+function scopeOf(task: TaskMessage): AttemptScope {
+  if (task.chunk) return { kind: 'chunk', chunk: task.chunk };
+  return task.finish ? { kind: 'finish' } : { kind: 'job' };
 }
 
 function verdictForError(error: unknown): Verdict {
@@ -350,6 +360,11 @@ export function parseTask(body: string | undefined): TaskMessage | undefined {
 
 export function isTaskGone(error: unknown): boolean {
   return error instanceof Error && TASK_GONE_ERRORS.has(error.name);
+}
+
+/** What a task's log lines say about it: the job, the chunk or step, and the token's fingerprint. */
+export function taskLogFields(task: TaskMessage): Record<string, unknown> {
+  return { jobId: task.jobId, task: tokenRef(task.taskToken), ...(task.chunk ? { chunk: task.chunk.index } : {}), ...(task.finish ? { step: 'finish' } : {}) };
 }
 
 /** A short fingerprint that tells tokens apart in logs without revealing them. */

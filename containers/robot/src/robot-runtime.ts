@@ -20,9 +20,11 @@ import {
   type SimpleRobot,
   type WorkItem,
 } from '../../../core/robot';
-import { secretNameViolation, secretValuesToMask, type SecretSource } from '../../../core/secrets';
-import type { RobotResult } from '../../../core/workflow-contract';
+import type { SecretSource } from '../../../core/secrets';
+import type { ChunkRef, RobotResult } from '../../../core/workflow-contract';
 import type { JobSession, JobSessions } from './browser';
+import { redactEvidence, type EvidenceFile } from './evidence-redaction';
+import { credentialsReader } from './portal-credentials';
 
 /**
  * The robot runtime: runs one attempt of a job's robot. Simple robots run once; item robots run
@@ -75,7 +77,13 @@ const ITEM_LIST_PAGE = 500;
 const EVIDENCE_TIMEOUT_MS = 5_000;
 const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-export async function runRobotJob(job: Job, deps: RuntimeDeps, attempt: AttemptControl): Promise<RobotResult> {
+/**
+ * What one attempt covers: the whole job (robots without items, and messages of the time before
+ * fan-out), one chunk of an item robot's items, or its finish step (core/workflow-contract.ts).
+ */
+export type AttemptScope = { kind: 'job' } | { kind: 'chunk'; chunk: ChunkRef } | { kind: 'finish' };
+
+export async function runRobotJob(job: Job, deps: RuntimeDeps, attempt: AttemptControl, scope: AttemptScope = { kind: 'job' }): Promise<RobotResult> {
   const robot = deps.robots.find(job.robot);
   // Technical: a worker of another build (rolling deployment) may know the robot.
   if (!robot) throw technicalError('ROBOT_UNAVAILABLE', `This worker has no robot "${job.robot}"`);
@@ -83,8 +91,22 @@ export async function runRobotJob(job: Job, deps: RuntimeDeps, attempt: AttemptC
   if (!input.success) throw businessError('INPUT_INVALID', `Input no longer valid for robot ${robot.name}: ${input.error.message}`);
   const files = new JobFiles(job.jobId, deps);
   const context = jobContext(deps, job.owner, attempt.signal, files);
-  if (isItemRobot(robot)) return runItemRobot(robot, input.data, job, deps, attempt, context, files);
-  return runSimpleRobot(robot, input.data, deps, context, files);
+  if (!isItemRobot(robot)) return runSimpleRobot(robot, input.data, deps, context, files);
+  const run: ItemsRun<typeof input.data> = { robot, input: input.data, job, deps, attempt, context, files };
+  switch (scope.kind) {
+    case 'chunk':
+      await workOnItems(run, await chunkItems(run, scope.chunk), scope.chunk.index);
+      return { status: 'SUCCEEDED', artifactCount: files.count };
+    case 'finish':
+      return finishItems(run);
+    case 'job': {
+      const workItems = checkedItems(robot.items(input.data));
+      await deps.items.ensureItems(job.jobId, workItems.map((item) => item.key), new Date().toISOString());
+      const checkpoints = await allItems(deps.items, job.jobId);
+      await workOnItems(run, { all: workItems.length, todo: workItems.filter((item) => !isSettled(checkpoints.get(item.key))) });
+      return finishItems(run);
+    }
+  }
 }
 
 async function runSimpleRobot<Input>(robot: SimpleRobot<Input>, input: Input, deps: RuntimeDeps, context: FinishContext, files: JobFiles): Promise<RobotResult> {
@@ -94,45 +116,73 @@ async function runSimpleRobot<Input>(robot: SimpleRobot<Input>, input: Input, de
   });
 }
 
-async function runItemRobot<Input>(
-  robot: ItemRobot<Input>,
-  input: Input,
-  job: Job,
-  deps: RuntimeDeps,
-  attempt: AttemptControl,
-  context: FinishContext,
-  files: JobFiles,
-): Promise<RobotResult> {
+interface ItemsRun<Input> {
+  robot: ItemRobot<Input>;
+  input: Input;
+  job: Job;
+  deps: RuntimeDeps;
+  attempt: AttemptControl;
+  context: FinishContext;
+  files: JobFiles;
+}
+
+interface PlannedItems {
+  /** Items in the attempt's scope, done or not. */
+  all: number;
+  todo: WorkItem[];
+}
+
+/** The chunk's items that are not settled yet; PlanJob wrote every item, so a missing one is rare. */
+async function chunkItems<Input>({ robot, input, job, deps }: ItemsRun<Input>, chunk: ChunkRef): Promise<PlannedItems> {
   const workItems = checkedItems(robot.items(input));
-  await deps.items.ensureItems(job.jobId, workItems.map((item) => item.key), new Date().toISOString());
-  const checkpoints = await allItems(deps.items, job.jobId);
-  const todo = workItems.filter((item) => !isSettled(checkpoints.get(item.key)));
-  deps.log.info('items.planned', { total: workItems.length, todo: todo.length });
-
-  if (todo.length > 0) {
-    const lease = robot.portalUrl ? await takePortalSlot(robot.portalUrl(input), job.jobId, deps, attempt) : undefined;
-    const stopRenewing = lease ? attempt.onHeartbeat(() => renewSlot(lease, deps)) : undefined;
-    try {
-      await inSession(deps, attempt.signal, true, async (session) => {
-        const itemContext: RobotContext = { ...context, page: session.page };
-        await robot.login?.(itemContext, input);
-        let done = workItems.length - todo.length;
-        for (const item of todo) {
-          await attempt.checkpoint();
-          await runItem(robot, item, input, job.jobId, { deps, attempt, session, context: itemContext, files });
-          context.progress(++done, workItems.length);
-        }
-      });
-    } finally {
-      stopRenewing?.();
-      if (lease) await deps.leases.release(lease).catch((error: unknown) => deps.log.warn('lease.release-failed', { error }));
-    }
+  const inChunk = workItems.slice(chunk.index * chunk.size, (chunk.index + 1) * chunk.size);
+  let checkpoints = await deps.items.getMany(job.jobId, inChunk.map((item) => item.key));
+  if (checkpoints.size < inChunk.length) {
+    await deps.items.ensureItems(job.jobId, workItems.map((item) => item.key), new Date().toISOString());
+    checkpoints = await deps.items.getMany(job.jobId, inChunk.map((item) => item.key));
   }
+  return { all: inChunk.length, todo: inChunk.filter((item) => !isSettled(checkpoints.get(item.key))) };
+}
 
+/**
+ * Runs the items of the attempt's scope in one signed-in session. The portal slot is held per
+ * chunk (`<jobId>#<chunk>`), so that the chunks of one job count against the portal's cap like
+ * any other sessions; a chunk delivered again takes its own slot back at once.
+ */
+async function workOnItems<Input>(run: ItemsRun<Input>, planned: PlannedItems, chunkIndex?: number): Promise<void> {
+  const { robot, input, job, deps, attempt, context, files } = run;
+  deps.log.info('items.planned', { total: planned.all, todo: planned.todo.length, ...(chunkIndex === undefined ? {} : { chunk: chunkIndex }) });
+  if (planned.todo.length === 0) return;
+  const holder = chunkIndex === undefined ? job.jobId : `${job.jobId}#${chunkIndex}`;
+  const lease = robot.portalUrl ? await takePortalSlot(robot.portalUrl(input), holder, deps, attempt) : undefined;
+  const stopRenewing = lease ? attempt.onHeartbeat(() => renewSlot(lease, deps)) : undefined;
+  try {
+    await inSession(deps, attempt.signal, true, async (session) => {
+      const itemContext: RobotContext = { ...context, page: session.page };
+      await robot.login?.(itemContext, input);
+      let done = planned.all - planned.todo.length;
+      for (const item of planned.todo) {
+        await attempt.checkpoint();
+        await runItem(robot, item, input, job.jobId, { deps, attempt, session, context: itemContext, files });
+        context.progress(++done, planned.all);
+      }
+    });
+  } finally {
+    stopRenewing?.();
+    if (lease) await deps.leases.release(lease).catch((error: unknown) => deps.log.warn('lease.release-failed', { error }));
+  }
+}
+
+/**
+ * After the items: the robot's summary artifacts (a manifest) and the outcome from every item.
+ * Items a chunk gave up on (still PENDING) count as not done: the job is then PARTIAL or FAILED.
+ */
+async function finishItems<Input>({ robot, job, deps, context, files }: ItemsRun<Input>): Promise<RobotResult> {
   const summary = summarize([...(await allItems(deps.items, job.jobId)).values()]);
   await robot.finish?.(context, summary);
-  deps.log.info('items.finished', { succeeded: summary.succeeded, failed: summary.failed });
-  if (summary.failed === 0) return { status: 'SUCCEEDED', artifactCount: files.count };
+  const unfinished = summary.items.length - summary.succeeded - summary.failed;
+  deps.log.info('items.finished', { succeeded: summary.succeeded, failed: summary.failed, unfinished });
+  if (summary.failed === 0 && unfinished === 0) return { status: 'SUCCEEDED', artifactCount: files.count };
   if (summary.succeeded > 0) return { status: 'PARTIAL', artifactCount: files.count };
   const first = summary.items.find((item) => item.error)?.error;
   throw businessError('ALL_ITEMS_FAILED', `All ${summary.items.length} items failed${first ? `; first: ${first.code}: ${first.message}` : ''}`);
@@ -186,7 +236,11 @@ async function runItem<Input>(robot: ItemRobot<Input>, item: WorkItem, input: In
   }
 }
 
-/** Screenshot, HTML and trace of the page as the item failed; each best effort. */
+/**
+ * Screenshot, HTML and trace of the page as the item failed, each best effort; stored only once
+ * cleared of the job's secrets and the session's cookies (evidence-redaction.ts), which the
+ * tenant downloads with it. When the cookies cannot be read, nothing is stored.
+ */
 async function captureEvidence(session: JobSession, files: JobFiles, item: JobItem, log: Logger): Promise<ItemArtifact[]> {
   const folder = `evidence/attempt-${item.attempts}`;
   const captures: Array<[string, string, () => Promise<Uint8Array | undefined>]> = [
@@ -194,13 +248,33 @@ async function captureEvidence(session: JobSession, files: JobFiles, item: JobIt
     ['page.html', 'text/html', async () => Buffer.from(await withTimeout(session.page.content(), EVIDENCE_TIMEOUT_MS))],
     ['trace.zip', 'application/zip', () => session.stopItemTrace(true)],
   ];
-  const evidence: ItemArtifact[] = [];
+  const captured: EvidenceFile[] = [];
   for (const [name, contentType, capture] of captures) {
     try {
       const body = await capture();
-      if (body) evidence.push(await files.storeItemFile(item.key, { name, contentType, body }, folder));
+      if (body) captured.push({ name, contentType, body });
     } catch (error) {
       log.warn('evidence.failed', { name, error });
+    }
+  }
+  let cleared: EvidenceFile[];
+  try {
+    // Read after the trace stopped, so that the read itself is not in it.
+    const cookieValues = await withTimeout(session.cookieValues(), EVIDENCE_TIMEOUT_MS);
+    const started = performance.now();
+    const { files: redacted, report } = await redactEvidence(captured, { secrets: files.secretValues, cookieValues });
+    log.info('evidence.redacted', { ...report, ms: Math.round(performance.now() - started) });
+    cleared = redacted;
+  } catch (error) {
+    log.warn('evidence.failed', { name: 'redaction', error });
+    return [];
+  }
+  const evidence: ItemArtifact[] = [];
+  for (const file of cleared) {
+    try {
+      evidence.push(await files.storeItemFile(item.key, file, folder));
+    } catch (error) {
+      log.warn('evidence.failed', { name: file.name, error });
     }
   }
   return evidence;
@@ -266,36 +340,13 @@ async function inSession<T>(deps: RuntimeDeps, signal: AbortSignal, traceItems: 
 
 /** What every robot of the job gets besides the page: files, secrets (masked in logs), progress. */
 function jobContext(deps: RuntimeDeps, owner: string, signal: AbortSignal, files: JobFiles): FinishContext {
-  const secretValues = new Set<string>();
+  const secretValues = files.secretValues;
   const log = deps.log.child({}, secretValues);
-  const read = new Map<string, Promise<string>>();
-  const readSecret = async (name: string): Promise<string> => {
-    const violation = secretNameViolation(name, deps.secretsPrefix, owner);
-    if (violation) throw businessError('SECRET_NOT_ALLOWED', `Secret "${name.slice(0, 200)}" ${violation}`);
-    let value: string | undefined;
-    try {
-      value = await deps.secrets.get(name);
-    } catch (error) {
-      throw technicalError('SECRET_UNAVAILABLE', `Secret ${name} could not be read: ${error instanceof Error ? error.name : 'error'}`);
-    }
-    if (value === undefined) throw businessError('SECRET_NOT_FOUND', `There is no secret ${name}`);
-    for (const part of secretValuesToMask(value)) secretValues.add(part);
-    return value;
-  };
   return {
     signal,
     log,
     saveArtifact: (name, contentType, body) => files.storeJobFile(name, contentType, body),
-    secret(name) {
-      let value = read.get(name);
-      if (!value) {
-        value = readSecret(name);
-        // A failed read is not remembered: the next call tries again.
-        value.catch(() => read.delete(name));
-        read.set(name, value);
-      }
-      return value;
-    },
+    credentials: credentialsReader(deps, owner, secretValues),
     progress: (done, total) => log.info('robot.progress', { done, total }),
   };
 }
@@ -303,6 +354,8 @@ function jobContext(deps: RuntimeDeps, owner: string, signal: AbortSignal, files
 /** The job's files in the artifact store: job artifacts (recorded on the job) and item files. */
 class JobFiles {
   count = 0;
+  /** Every value the job read from a secret: masked in its logs, removed from its evidence. */
+  readonly secretValues = new Set<string>();
 
   constructor(
     private readonly jobId: string,
