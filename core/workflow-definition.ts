@@ -5,9 +5,17 @@ import { RobotErrorName, WEBHOOK_DELIVERY_FAILED } from './workflow-contract';
  * deploys it (with CloudFormation tokens as parameters) and the local stack executes it with
  * aws-local-stepfunctions (with local URLs/ARNs as parameters).
  *
- *   RunRobot (SQS .waitForTaskToken, backstop timeout, retry Robot.Technical with backoff)
- *     ├─ success ─► FinalizeJob (Lambda: SUCCEEDED | PARTIAL) ─► [callback?] NotifyWebhook ─► Done
- *     └─ any error ► FailJob (Lambda: FAILED | TIMED_OUT | CANCELLED) ─► [callback?] NotifyWebhook ─► JobFailed
+ *   PlanJob (Lambda: writes the items, splits them into chunks of chunkSize)
+ *     ├─ no items ─► RunRobot (SQS .waitForTaskToken: the whole job) ───────────────┐
+ *     └─ items ───► RunChunks (Map, MaxConcurrency chunkConcurrency):                │
+ *                     RunChunk (SQS .waitForTaskToken: one chunk, retried alone)     │
+ *                   ─► FinishJob (SQS .waitForTaskToken: manifest, outcome) ─────────┤
+ *     success ─► FinalizeJob (Lambda: SUCCEEDED | PARTIAL) ─► [callback?] NotifyWebhook ─► Done
+ *     any error ► FailJob (Lambda: FAILED | TIMED_OUT | CANCELLED) ─► [callback?] NotifyWebhook ─► JobFailed
+ *
+ * Robot tasks retry Robot.Technical with backoff and time out only at the backstop. A chunk that
+ * still fails technically gives up alone (its items stay unfinished, the job ends PARTIAL or
+ * FAILED from its items); any other chunk error (cancelled, timed out, business) ends the job.
  *
  * RunRobot has no HeartbeatSeconds: the queue keeps the robot's liveness (core/delivery.ts), so
  * time spent waiting for a worker never fails a job.
@@ -25,6 +33,9 @@ export interface JobWorkflowParams {
    */
   taskBackstopSeconds: number;
   technicalRetry: { maxAttempts: number; intervalSeconds: number; backoffRate: number };
+  planFunctionArn: string;
+  /** Chunks of one job that run at once (across the fleet). */
+  chunkConcurrency: number;
   notifyWebhookFunctionArn: string;
   webhookRetry: WebhookRetry;
 }
@@ -41,6 +52,12 @@ export interface WebhookRetry {
 export const DEFAULT_WEBHOOK_RETRY: WebhookRetry = { maxAttempts: 12, intervalSeconds: 30, backoffRate: 2, maxDelaySeconds: 3600 };
 
 export const WORKFLOW_STATES = {
+  planJob: 'PlanJob',
+  fanOutChoice: 'HasItems',
+  runChunks: 'RunChunks',
+  runChunk: 'RunChunk',
+  chunkGaveUp: 'ChunkGaveUp',
+  finishJob: 'FinishJob',
   runRobot: 'RunRobot',
   finalizeJob: 'FinalizeJob',
   failJob: 'FailJob',
@@ -61,28 +78,60 @@ const LAMBDA_SERVICE_RETRY = {
 };
 
 export function buildJobWorkflowDefinition(params: JobWorkflowParams) {
+  const catchToFailJob = [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: WORKFLOW_STATES.failJob }];
   return {
-    Comment: 'Roboport job: hand the job to the robot fleet, wait for its report, settle the job.',
-    StartAt: WORKFLOW_STATES.runRobot,
+    Comment: 'Roboport job: hand the job (or its chunks) to the robot fleet, wait for the reports, settle the job.',
+    StartAt: WORKFLOW_STATES.planJob,
     States: {
-      [WORKFLOW_STATES.runRobot]: {
+      [WORKFLOW_STATES.planJob]: {
         Type: 'Task',
-        Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
-        Parameters: {
-          QueueUrl: params.queueUrl,
-          MessageBody: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' },
-        },
-        TimeoutSeconds: params.taskBackstopSeconds,
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: params.planFunctionArn, Payload: { 'jobId.$': '$.jobId' } },
+        OutputPath: '$.Payload',
+        Retry: [LAMBDA_SERVICE_RETRY],
+        Catch: catchToFailJob,
+        Next: WORKFLOW_STATES.fanOutChoice,
+      },
+      [WORKFLOW_STATES.fanOutChoice]: {
+        Type: 'Choice',
+        Choices: [{ Variable: '$.fanOut', BooleanEquals: true, Next: WORKFLOW_STATES.runChunks }],
+        Default: WORKFLOW_STATES.runRobot,
+      },
+      [WORKFLOW_STATES.runRobot]: {
+        ...robotTask(params, { 'jobId.$': '$.jobId' }),
         ResultPath: '$.result',
-        Retry: [
-          {
-            ErrorEquals: [RobotErrorName.technical],
-            IntervalSeconds: params.technicalRetry.intervalSeconds,
-            MaxAttempts: params.technicalRetry.maxAttempts,
-            BackoffRate: params.technicalRetry.backoffRate,
+        Catch: catchToFailJob,
+        Next: WORKFLOW_STATES.finalizeJob,
+      },
+      [WORKFLOW_STATES.runChunks]: {
+        Type: 'Map',
+        ItemsPath: '$.chunks',
+        ItemSelector: { 'jobId.$': '$.jobId', 'chunk.$': '$$.Map.Item.Value', 'chunkSize.$': '$.chunkSize' },
+        MaxConcurrency: params.chunkConcurrency,
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: WORKFLOW_STATES.runChunk,
+          States: {
+            [WORKFLOW_STATES.runChunk]: {
+              ...robotTask(params, { 'jobId.$': '$.jobId', chunk: { 'index.$': '$.chunk', 'size.$': '$.chunkSize' } }),
+              // The iteration's output is dropped (ResultPath null below): nothing grows with the chunk count.
+              ResultPath: null,
+              // A technical failure that outlived the retries, or the DLQ reprocessor's last attempt of the chunk.
+              Catch: [{ ErrorEquals: [RobotErrorName.technical, RobotErrorName.lastAttemptFailed], ResultPath: null, Next: WORKFLOW_STATES.chunkGaveUp }],
+              End: true,
+            },
+            // Its items stay unfinished: FinishJob counts them, and a retry of the job picks them up.
+            [WORKFLOW_STATES.chunkGaveUp]: { Type: 'Pass', End: true },
           },
-        ],
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: WORKFLOW_STATES.failJob }],
+        },
+        ResultPath: null,
+        Catch: catchToFailJob,
+        Next: WORKFLOW_STATES.finishJob,
+      },
+      [WORKFLOW_STATES.finishJob]: {
+        ...robotTask(params, { 'jobId.$': '$.jobId', finish: true }),
+        ResultPath: '$.result',
+        Catch: catchToFailJob,
         Next: WORKFLOW_STATES.finalizeJob,
       },
       [WORKFLOW_STATES.finalizeJob]: {
@@ -116,6 +165,24 @@ export function buildJobWorkflowDefinition(params: JobWorkflowParams) {
         Cause: 'The robot did not complete the job; the job record holds the reason.',
       },
     },
+  };
+}
+
+/** A robot task: the message (with its task token) to the robot queue, retried on technical failures. */
+function robotTask(params: JobWorkflowParams, body: Record<string, unknown>) {
+  return {
+    Type: 'Task',
+    Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+    Parameters: { QueueUrl: params.queueUrl, MessageBody: { ...body, 'taskToken.$': '$$.Task.Token' } },
+    TimeoutSeconds: params.taskBackstopSeconds,
+    Retry: [
+      {
+        ErrorEquals: [RobotErrorName.technical],
+        IntervalSeconds: params.technicalRetry.intervalSeconds,
+        MaxAttempts: params.technicalRetry.maxAttempts,
+        BackoffRate: params.technicalRetry.backoffRate,
+      },
+    ],
   };
 }
 

@@ -9,6 +9,8 @@ import {
   SQS_MAX_VISIBILITY_SECONDS,
   TASK_BACKSTOP_SECONDS,
 } from '../core/delivery';
+import { EXECUTION_HISTORY_LIMIT, MAX_FAN_OUT_ITEMS, worstCaseHistoryEvents } from '../core/fan-out';
+import { DEFAULT_WEBHOOK_RETRY } from '../core/workflow-definition';
 import { DLQ_REPROCESSOR } from '../functions/api/routes';
 
 export const STAGE_NAMES = ['dev', 'staging', 'prod'] as const;
@@ -50,11 +52,26 @@ const robotSchema = z
       intervalSeconds: positiveInt,
       backoffRate: z.number().min(1).max(10),
     }),
+    /** How a job's items are split across the fleet (core/fan-out.ts). */
+    fanOut: z.strictObject({
+      /** Items per chunk: one robot task, one portal session, one message. */
+      chunkSize: positiveInt.min(10).max(2000),
+      /** Chunks of one job at once (the Map state's MaxConcurrency; inline Map runs at most 40). */
+      chunkConcurrency: positiveInt.max(40),
+    }),
   })
   .superRefine(
     (robot, ctx) => {
       if (robot.timeoutSeconds > robot.maxTimeoutSeconds) {
         ctx.addIssue({ code: 'custom', path: ['timeoutSeconds'], message: 'must not exceed robot.maxTimeoutSeconds' });
+      }
+      const events = worstCaseHistoryEvents(MAX_FAN_OUT_ITEMS, robot.fanOut.chunkSize, robot.technicalRetry.maxAttempts, DEFAULT_WEBHOOK_RETRY.maxAttempts + 1);
+      if (events > EXECUTION_HISTORY_LIMIT) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['fanOut', 'chunkSize'],
+          message: `a job of ${MAX_FAN_OUT_ITEMS} items would need up to ${events} history events, over Step Functions' ${EXECUTION_HISTORY_LIMIT}: use larger chunks`,
+        });
       }
       // Holds for every value the bounds above allow; it guards changes to core/delivery.ts.
       const longestTask = longestTaskSeconds(robot.maxTimeoutSeconds, deliveryTiming(robot.workerBeatSeconds), DLQ_REPROCESSOR.timeoutSeconds);

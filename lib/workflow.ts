@@ -24,6 +24,8 @@ export interface WorkflowProps {
     /** The worker's beat: the robot queue hides a received message for three of them (core/delivery.ts). */
     readonly workerBeatSeconds: number;
     readonly technicalRetry: JobWorkflowParams['technicalRetry'];
+    /** Items per chunk, and chunks of one job at once (core/fan-out.ts). */
+    readonly fanOut: { readonly chunkSize: number; readonly chunkConcurrency: number };
   };
   /**
    * Encrypts the robot queue and its DLQ.
@@ -55,6 +57,7 @@ export class Workflow extends Construct {
   public readonly robotDeadLetterQueue: sqs.Queue;
   /** Dead letters the DLQ consumer could not finish either (with `deadLetterConsumer` only). */
   public readonly robotParkedQueue?: sqs.Queue;
+  public readonly planJobFunction: RoboportFunction;
   public readonly finalizeJobFunction: RoboportFunction;
   public readonly failJobFunction: RoboportFunction;
   public readonly notifyWebhookFunction: RoboportFunction;
@@ -94,6 +97,17 @@ export class Workflow extends Construct {
       deadLetterQueue: { queue: this.robotDeadLetterQueue, maxReceiveCount: ROBOT_QUEUE_MAX_RECEIVES },
     });
 
+    this.planJobFunction = new RoboportFunction(this, 'PlanJobFunction', {
+      defaults: functionDefaults,
+      entry: WORKFLOW_FUNCTIONS.planJob,
+      description: "Writes a job's items and splits them into chunks for the fleet",
+      // Writes every item of a job once (50,000 at most: core/fan-out.ts) with conditional puts.
+      timeout: Duration.minutes(3),
+    })
+      .useJobsTable(props.jobsTable, 'read')
+      .useItemsTable(props.itemsTable, 'readWrite');
+    this.planJobFunction.addEnvironment(ENV.jobChunkSize, String(robot.fanOut.chunkSize));
+
     const settleFunction = (functionId: string, entry: string, description: string) =>
       new RoboportFunction(this, functionId, { defaults: functionDefaults, entry, description }).useJobsTable(props.jobsTable, 'readWrite');
     this.finalizeJobFunction = settleFunction('FinalizeJobFunction', WORKFLOW_FUNCTIONS.finalizeJob, 'Settles a job the robot completed');
@@ -112,6 +126,8 @@ export class Workflow extends Construct {
 
     const definition = buildJobWorkflowDefinition({
       queueUrl: this.robotQueue.queueUrl,
+      planFunctionArn: this.planJobFunction.functionArn,
+      chunkConcurrency: robot.fanOut.chunkConcurrency,
       finalizeFunctionArn: this.finalizeJobFunction.functionArn,
       failFunctionArn: this.failJobFunction.functionArn,
       notifyWebhookFunctionArn: this.notifyWebhookFunction.functionArn,
@@ -137,6 +153,7 @@ export class Workflow extends Construct {
     });
     // A definition given as a string is opaque to CDK, so the task permissions are granted here.
     this.robotQueue.grantSendMessages(this.stateMachine);
+    this.planJobFunction.grantInvoke(this.stateMachine);
     this.finalizeJobFunction.grantInvoke(this.stateMachine);
     this.failJobFunction.grantInvoke(this.stateMachine);
     this.notifyWebhookFunction.grantInvoke(this.stateMachine);

@@ -43,6 +43,9 @@ const NAME = 'roboport-local';
 
 /** Webhook retries within seconds instead of hours, so a failing local receiver is retried while you watch. */
 const LOCAL_WEBHOOK_RETRY: WebhookRetry = { maxAttempts: 5, intervalSeconds: 1, backoffRate: 2, maxDelaySeconds: 8 };
+/** Chunks of one job that run at once; items per chunk default to JOB_CHUNK_SIZE (tests set it). */
+const LOCAL_CHUNK_CONCURRENCY = 4;
+const LOCAL_CHUNK_SIZE = 25;
 /** Robot jobs may read only the secrets under this prefix. */
 const ROBOT_SECRETS_PREFIX = 'roboport/local/robots/';
 
@@ -170,7 +173,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const timings = options.workflow ?? { retryIntervalSeconds: 2 };
     const functionArn = (name: string) => `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${NAME}-${name}`;
+    process.env[ENV.jobChunkSize] ??= String(LOCAL_CHUNK_SIZE);
     const lambdaHandlers = {
+      [functionArn('plan-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.planJob),
       [functionArn('finalize-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.finalizeJob),
       [functionArn('fail-job')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.failJob),
       [functionArn('notify-webhook')]: await loadStep(options.repoRoot, WORKFLOW_FUNCTIONS.notifyWebhook),
@@ -178,6 +183,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const stepFunctions = await startLocalStepFunctions({
       definition: buildJobWorkflowDefinition({
         queueUrl: queue.queueUrl,
+        planFunctionArn: functionArn('plan-job'),
+        chunkConcurrency: LOCAL_CHUNK_CONCURRENCY,
         finalizeFunctionArn: functionArn('finalize-job'),
         failFunctionArn: functionArn('fail-job'),
         taskBackstopSeconds: TASK_BACKSTOP_SECONDS,

@@ -70,6 +70,8 @@ export function transitionsPerJob(): number {
     queueUrl: 'q',
     finalizeFunctionArn: 'f',
     failFunctionArn: 'x',
+    planFunctionArn: 'p',
+    chunkConcurrency: 1,
     notifyWebhookFunctionArn: 'n',
     taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
     technicalRetry: { maxAttempts: 0, intervalSeconds: 1, backoffRate: 1 },
@@ -93,7 +95,7 @@ export function stageCost(config: StageConfig) {
   const blendedTaskHour = taskHourPrice * (1 - spotShare * PRICE.spotDiscount);
   const taskHoursPerJob = JOB.robotSeconds / 3600 / config.workerConcurrency / JOB.fleetUtilisation;
   const beats = Math.ceil(JOB.robotSeconds / config.robot.workerBeatSeconds);
-  const lambdaInvocations = JOB.apiCalls + 1; // + FinalizeJob
+  const lambdaInvocations = JOB.apiCalls + 2; // + PlanJob, FinalizeJob
   const sqsRequests = 1 + 1 + beats + 1; // send, receive, a visibility extension per beat, delete
 
   const per1000Jobs = {

@@ -108,6 +108,11 @@ async function settleLastAttempt(verdict: Verdict, task: TaskMessage, record: SQ
     deps.log.info('last-attempt.reported', { outcome: final.kind === 'failure' ? final.error : final.kind });
     return 'done';
   }
+  // One chunk's outcome is not the job's: its checkpoints stand, and the job ends with its workflow.
+  if (task.chunk) {
+    deps.log.warn('last-attempt.chunk-unreported', { outcome: final.kind === 'failure' ? final.error : final.kind });
+    return 'done';
+  }
   const job =
     final.kind === 'success'
       ? await settleSuccess(deps.store, { jobId: task.jobId, result: final.result })

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { ROBOT_QUEUE_MAX_RECEIVES } from '../../core/delivery';
 import { pollUntil } from '../../local/emulators/poll';
 import { isTerminal } from '../support/local-client';
 import {
@@ -23,7 +24,11 @@ import {
  * worker resumes from the checkpoints. So no invoice is downloaded twice, no item is begun twice,
  * and the next worker takes the jobs in its first receive instead of after a window.
  */
-const STOPS = scaled(2, 8);
+/**
+ * Every stop is one more receive of the same message; the receive after the last allowed one moves
+ * the job to the DLQ reprocessor's last attempt (core/delivery.ts), so at most that many minus one.
+ */
+const STOPS = scaled(2, ROBOT_QUEUE_MAX_RECEIVES - 1);
 const INVOICES = scaled(14, 40);
 /** Items that succeed between two stops. */
 const ITEMS_BETWEEN_STOPS = 3;

@@ -51,7 +51,8 @@ describe('chaos: worker kills', () => {
     let cutDownloads = 0;
     for (let k = 0; k < KILLS; k++) {
       // The kill comes at a random moment up to 1.5 s after this worker finished its first item
-      // (an item takes about a second here): inside an item, between two, or while reporting.
+      // (an item takes about a second here): inside an item, between two, or while reporting. The
+      // pause is the chosen moment of the kill, not a wait for something to happen.
       await pollUntil(() => stack.eventsSince(workerMark, 'item.succeeded')[0], { timeoutMs: 60_000, intervalMs: 20, description: `worker ${worker.pid} to finish an item` });
       await sleep(random.between(0, 1_500));
       const killMark = stack.mark();

@@ -31,11 +31,20 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** Submits a job and crashes on its message until SQS gives up on it; returns the job id. */
-async function submitPoisonJob(body: unknown): Promise<string> {
+/**
+ * Submits a job and crashes on each of its messages, in order, until SQS gives up on it; returns
+ * the job id. A job with items sends a chunk's message, then (once the chunk is reported) its
+ * finish step's: both land in the DLQ and get their last attempt there.
+ */
+async function submitPoisonJob(body: unknown, messages: object[] = [{}]): Promise<string> {
   const submitted = await client.api('POST', '/jobs', { token: alice, body });
   expect(submitted.status).toBe(202);
   const jobId: string = submitted.body.jobId;
+  for (const shape of messages) await crashOnMessage(jobId, shape);
+  return jobId;
+}
+
+async function crashOnMessage(jobId: string, shape: object): Promise<void> {
   // VisibilityTimeout 0: the message is visible again at once, as after a worker crash.
   const receive = async () =>
     (
@@ -44,13 +53,13 @@ async function submitPoisonJob(body: unknown): Promise<string> {
       )
     ).Messages?.[0];
   for (let receives = 1; receives <= ROBOT_QUEUE_MAX_RECEIVES; receives++) {
-    const message = await pollUntil(receive, { description: `receive ${receives} of the job's message` });
-    expect(JSON.parse(message.Body ?? '{}')).toMatchObject({ jobId });
+    // The first receive of a later message waits for the last attempt of the one before.
+    const message = await pollUntil(receive, { timeoutMs: 60_000, description: `receive ${receives} of the job's message` });
+    expect(JSON.parse(message.Body ?? '{}')).toMatchObject({ jobId, ...shape });
     expect(message.Attributes?.ApproximateReceiveCount).toBe(String(receives));
   }
   // The next receive finds the message over its limit and moves it to the DLQ instead.
   expect(await receive()).toBeUndefined();
-  return jobId;
 }
 
 describe('DLQ reprocessor on the local stack', () => {
@@ -72,7 +81,7 @@ describe('DLQ reprocessor on the local stack', () => {
       robot: 'freight-pod-download',
       // The sandbox portal knows no invoice starting with 404.
       input: { portalUrl: stack.outputs.PortalUrl, credentialsSecret: stack.outputs.PortalSecretName, invoices: ['404000777'] },
-    });
+    }, [{ chunk: { index: 0 } }, { finish: true }]);
 
     const job = await client.waitForJob(alice, jobId, isTerminal, 90_000);
 

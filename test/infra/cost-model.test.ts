@@ -5,7 +5,7 @@ import { stageConfig } from './support/cdk';
 describe('cost model', () => {
   it('counts the state transitions of a successful job from the deployed definition', () => {
     // RunRobot, FinalizeJob, the callback choice, Done.
-    expect(transitionsPerJob()).toBe(4);
+    expect(transitionsPerJob()).toBe(6);
   });
 
   it('charges warm workers only to stages that keep some, and Fargate by task size and jobs per task', () => {

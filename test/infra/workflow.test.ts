@@ -42,6 +42,8 @@ describe('Workflow', () => {
       queueUrl: `<Ref:${logicalIdOf(workflow.robotQueue)}>`,
       finalizeFunctionArn: `<GetAtt:${logicalIdOf(workflow.finalizeJobFunction)}.Arn>`,
       failFunctionArn: `<GetAtt:${logicalIdOf(workflow.failJobFunction)}.Arn>`,
+      planFunctionArn: `<GetAtt:${logicalIdOf(workflow.planJobFunction)}.Arn>`,
+      chunkConcurrency: config.robot.fanOut.chunkConcurrency,
       notifyWebhookFunctionArn: `<GetAtt:${logicalIdOf(workflow.notifyWebhookFunction)}.Arn>`,
       webhookRetry: DEFAULT_WEBHOOK_RETRY,
       taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
@@ -85,14 +87,16 @@ describe('Workflow', () => {
     expect(Object.keys(props.Environment.Variables)).toEqual(expect.arrayContaining(['JOBS_TABLE_NAME', 'ITEMS_TABLE_NAME', 'ACCOUNTS_TABLE_NAME', 'EGRESS_ALLOW_HOSTS']));
   });
 
-  it('lets the state machine send to the robot queue and invoke only the settle and notify functions', () => {
+  it('lets the state machine send to the robot queue and invoke only the plan, settle and notify functions', () => {
     const statements = statementsOf(template, workflow.stateMachine.role);
     const resourcesFor = (action: string) =>
       statements.filter((s) => [s.Action].flat().includes(action)).flatMap((s) => [s.Resource].flat());
     expect(resourcesFor('sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': [logicalIdOf(workflow.robotQueue), 'Arn'] }]);
     const invoked = JSON.stringify(resourcesFor('lambda:InvokeFunction'));
     const lambdaIds = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) => invoked.includes(id));
-    expect(lambdaIds.sort()).toEqual([logicalIdOf(workflow.failJobFunction), logicalIdOf(workflow.finalizeJobFunction), logicalIdOf(workflow.notifyWebhookFunction)].sort());
+    expect(lambdaIds.sort()).toEqual(
+      [workflow.planJobFunction, workflow.failJobFunction, workflow.finalizeJobFunction, workflow.notifyWebhookFunction].map((fn) => logicalIdOf(fn)).sort(),
+    );
   });
 
   it('logs every execution event without payloads (task tokens stay out of logs), encrypted, and traces them', () => {
@@ -111,6 +115,23 @@ describe('Workflow', () => {
       const policy = Object.values(template.findResources('AWS::SQS::QueuePolicy')).find((p) => JSON.stringify(p.Properties.Queues).includes(logicalIdOf(queue)));
       expect(JSON.stringify(policy?.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
     }
+  });
+
+  it('fans item jobs out in chunks of the stage size, at most chunkConcurrency at once, each chunk retried like a robot task', () => {
+    const [stateMachine] = Object.values(template.findResources('AWS::StepFunctions::StateMachine'));
+    const { RunChunks: map, FinishJob: finish } = JSON.parse(joinParts(stateMachine?.Properties.DefinitionString)).States;
+    expect(map).toMatchObject({ Type: 'Map', MaxConcurrency: config.robot.fanOut.chunkConcurrency, ItemsPath: '$.chunks', ResultPath: null });
+    const chunk = map.ItemProcessor.States.RunChunk;
+    expect(chunk).not.toHaveProperty('HeartbeatSeconds');
+    expect(chunk.TimeoutSeconds).toBe(1209600);
+    const { maxAttempts, intervalSeconds, backoffRate } = config.robot.technicalRetry;
+    expect(chunk.Retry).toEqual([{ ErrorEquals: ['Robot.Technical'], MaxAttempts: maxAttempts, IntervalSeconds: intervalSeconds, BackoffRate: backoffRate }]);
+    expect(finish.Retry).toEqual(chunk.Retry);
+    const plan = template.findResources('AWS::Lambda::Function')[logicalIdOf(workflow.planJobFunction)]?.Properties;
+    expect(plan.Environment.Variables).toMatchObject({ JOB_CHUNK_SIZE: String(config.robot.fanOut.chunkSize) });
+    expect(plan.Timeout).toBe(180);
+    // It writes the job's items, and only reads the job.
+    expect(allowedActionsOf(template, workflow.planJobFunction.role!)).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:GetItem']));
   });
 
   it('lets the settle functions write jobs, with the table name in their environment', () => {

@@ -29,6 +29,9 @@ const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:ro
 const FINALIZE_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:finalize-job';
 const FAIL_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:fail-job';
 const NOTIFY_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:notify-webhook';
+const PLAN_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:plan-job';
+/** Jobs whose id starts with this fan out in three chunks; the others run as one task. */
+const FAN_OUT_PREFIX = 'job-fan-out';
 
 /** RunRobot's TimeoutSeconds here: short, so that the backstop can be watched firing. */
 const BACKSTOP_SECONDS = 3;
@@ -48,6 +51,8 @@ describe('local Step Functions running the job workflow', () => {
     ({ queueUrl } = await ensureRobotQueue(sqs, 'robot'));
     const definition = buildJobWorkflowDefinition({
       queueUrl,
+      planFunctionArn: PLAN_ARN,
+      chunkConcurrency: 2,
       finalizeFunctionArn: FINALIZE_ARN,
       failFunctionArn: FAIL_ARN,
       taskBackstopSeconds: BACKSTOP_SECONDS,
@@ -60,6 +65,11 @@ describe('local Step Functions running the job workflow', () => {
       stateMachineArn: STATE_MACHINE_ARN,
       sqs,
       lambdaHandlers: {
+        [PLAN_ARN]: async (payload) => {
+          const { jobId } = payload as { jobId: string };
+          const fanOut = jobId.startsWith(FAN_OUT_PREFIX);
+          return { jobId, fanOut, chunks: fanOut ? [0, 1, 2] : [], chunkSize: 10 };
+        },
         [FINALIZE_ARN]: async (payload) => {
           finalized.push(payload as FinalizeInput);
           return { jobId: (payload as FinalizeInput).jobId, settled: 'SUCCEEDED' };
@@ -101,6 +111,21 @@ describe('local Step Functions running the job workflow', () => {
       },
       { timeoutMs: 5_000, description: `the robot task of ${jobId}` },
     );
+  }
+
+  /** Every task message still in the queue (this job's only: the tests run one after another). */
+  async function drainTasks(jobId: string): Promise<RobotTaskMessage[]> {
+    const tasks: RobotTaskMessage[] = [];
+    for (;;) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0, MaxNumberOfMessages: 10 }));
+      if (Messages.length === 0) return tasks;
+      for (const message of Messages) {
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+        const task = JSON.parse(message.Body!) as RobotTaskMessage;
+        expect(task.jobId).toBe(jobId);
+        tasks.push(task);
+      }
+    }
   }
 
   async function finishedExecution(executionArn: string): Promise<DescribeExecutionCommandOutput> {
@@ -165,6 +190,44 @@ describe('local Step Functions running the job workflow', () => {
     await expect(sfn.send(new SendTaskHeartbeatCommand({ taskToken }))).rejects.toBeInstanceOf(TaskTimedOut);
   });
 
+  it('fans an item job out: one task per chunk (at most chunkConcurrency at once), a chunk retried alone, then the finish task', async () => {
+    const jobId = `${FAN_OUT_PREFIX}-1`;
+    const executionArn = await startJob(jobId);
+    // MaxConcurrency 2: two chunk tasks are out, the third waits for one of them.
+    const first = await receiveTask(jobId);
+    const second = await receiveTask(jobId);
+    expect([first.chunk, second.chunk]).toEqual(expect.arrayContaining([{ index: 0, size: 10 }, { index: 1, size: 10 }]));
+    await sfn.send(new SendTaskFailureCommand({ taskToken: first.taskToken, error: RobotErrorName.technical, cause: 'portal 503' }));
+    const retried = await receiveTask(jobId);
+    expect(retried.chunk).toEqual(first.chunk);
+    for (const task of [second, retried]) await sfn.send(new SendTaskSuccessCommand({ taskToken: task.taskToken, output: JSON.stringify(robotResult) }));
+    const third = await receiveTask(jobId);
+    expect(third.chunk).toEqual({ index: 2, size: 10 });
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: third.taskToken, output: JSON.stringify(robotResult) }));
+
+    const finish = await receiveTask(jobId);
+    expect(finish).toMatchObject({ jobId, finish: true });
+    expect(finish.chunk).toBeUndefined();
+    await sfn.send(new SendTaskSuccessCommand({ taskToken: finish.taskToken, output: JSON.stringify({ status: 'PARTIAL', artifactCount: 2 }) }));
+    expect((await finishedExecution(executionArn)).status).toBe('SUCCEEDED');
+    expect(finalized).toContainEqual({ jobId, result: { status: 'PARTIAL', artifactCount: 2 } });
+  });
+
+  it('ends the whole fan-out when a chunk reports a cancellation, without a finish task', async () => {
+    const jobId = `${FAN_OUT_PREFIX}-2`;
+    const executionArn = await startJob(jobId);
+    const task = await receiveTask(jobId);
+    await sfn.send(new SendTaskFailureCommand({ taskToken: task.taskToken, error: RobotErrorName.cancelled, cause: 'cancelled' }));
+    expect((await finishedExecution(executionArn)).status).toBe('FAILED');
+    expect(failed.find((input) => input.jobId === jobId)?.failure.Error).toBe(RobotErrorName.cancelled);
+    // The other chunks' tasks were sent before the cancellation; their tokens are no longer waited for.
+    const leftovers = await drainTasks(jobId);
+    expect(leftovers.length).toBeGreaterThan(0);
+    for (const other of leftovers) {
+      await expect(sfn.send(new SendTaskSuccessCommand({ taskToken: other.taskToken, output: '{}' }))).rejects.toBeInstanceOf(TaskTimedOut);
+    }
+  });
+
   it('makes StartExecution idempotent by name and input, and stops executions', async () => {
     const executionArn = await startJob('job-twice');
     expect(await startJob('job-twice')).toBe(executionArn);
@@ -193,6 +256,8 @@ describe('closing the local Step Functions', () => {
     const stepFunctions = await startLocalStepFunctions({
       definition: buildJobWorkflowDefinition({
         queueUrl,
+        planFunctionArn: PLAN_ARN,
+        chunkConcurrency: 2,
         finalizeFunctionArn: FINALIZE_ARN,
         failFunctionArn: FAIL_ARN,
         taskBackstopSeconds: 600,
@@ -202,7 +267,7 @@ describe('closing the local Step Functions', () => {
       }),
       stateMachineArn: STATE_MACHINE_ARN,
       sqs,
-      lambdaHandlers: {},
+      lambdaHandlers: { [PLAN_ARN]: async () => ({ jobId: 'waiting', fanOut: false, chunks: [], chunkSize: 10 }) },
     });
     const sfn = new SFNClient(clientConfig(stepFunctions.endpoint));
     await sfn.send(new StartExecutionCommand({ stateMachineArn: STATE_MACHINE_ARN, name: 'waiting', input: '{"jobId":"waiting"}' }));

@@ -28,6 +28,8 @@ const definition = buildJobWorkflowDefinition({
   queueUrl: 'https://sqs.local/robot',
   finalizeFunctionArn: 'finalize',
   failFunctionArn: 'fail',
+  planFunctionArn: 'plan',
+  chunkConcurrency: 4,
   notifyWebhookFunctionArn: 'notify',
   taskBackstopSeconds: TASK_BACKSTOP_SECONDS,
   technicalRetry: { maxAttempts: 2, intervalSeconds: 10, backoffRate: 2 },

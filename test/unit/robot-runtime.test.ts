@@ -219,6 +219,59 @@ describe('robot runtime: item robots', () => {
   });
 });
 
+describe('robot runtime: chunks and the finish step', () => {
+  beforeEach(() => {
+    job = makeJob({ robot: 'items-robot', status: 'RUNNING', input: { keys: ['a', 'b', 'c', 'd', 'e'] } });
+    void jobs.create(job);
+  });
+
+  it('runs only the chunk’s items, in one session with its own portal slot, and writes no manifest', async () => {
+    await items.ensureItems(job.jobId, ['a', 'b', 'c', 'd', 'e'], new Date().toISOString());
+    const { robot, calls } = itemRobot({}, { portal: true });
+    const acquire = vi.spyOn(leases, 'tryAcquire');
+
+    const result = await runRobotJob(job, depsFor(robot), attempt(), { kind: 'chunk', chunk: { index: 1, size: 2 } });
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(calls.processed).toEqual(['c', 'd']);
+    expect(calls.login).toBe(1);
+    expect(calls.summary).toBeUndefined();
+    // Per chunk: two chunks of one job hold two of the portal's slots, like two jobs would.
+    expect(acquire.mock.calls.map(([, holder]) => holder)).toEqual([`${job.jobId}#1`]);
+    expect((await items.list(job.jobId, { limit: 10 })).items.map((item) => item.status)).toEqual(['PENDING', 'PENDING', 'SUCCEEDED', 'SUCCEEDED', 'PENDING']);
+  });
+
+  it('skips a chunk’s settled items when it is delivered again, and writes the items if PlanJob did not', async () => {
+    const { robot, calls } = itemRobot();
+    await runRobotJob(job, depsFor(robot), attempt(), { kind: 'chunk', chunk: { index: 2, size: 2 } });
+    expect(calls.processed).toEqual(['e']);
+    expect(items.items.size).toBe(5);
+    await runRobotJob(job, depsFor(robot), attempt(), { kind: 'chunk', chunk: { index: 2, size: 2 } });
+    expect(calls.processed).toEqual(['e']);
+  });
+
+  it('finishes from every item: the manifest once, PARTIAL when a chunk left items unfinished', async () => {
+    items.seed(
+      ...['a', 'b', 'c'].map((key, position) => makeItem({ jobId: job.jobId, key, position, status: 'SUCCEEDED' })),
+      ...['d', 'e'].map((key, position) => makeItem({ jobId: job.jobId, key, position: position + 3, status: 'PENDING' })),
+    );
+    const { robot, calls } = itemRobot();
+
+    const result = await runRobotJob(job, depsFor(robot), attempt(), { kind: 'finish' });
+
+    expect(result.status).toBe('PARTIAL');
+    expect(calls.processed).toEqual([]);
+    expect(sessionsOpened).toBe(0);
+    expect(calls.summary?.items.map((item) => item.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'PENDING', 'PENDING']);
+  });
+
+  it('fails the finish with ALL_ITEMS_FAILED when nothing succeeded', async () => {
+    items.seed(...['a', 'b', 'c', 'd', 'e'].map((key, position) => makeItem({ jobId: job.jobId, key, position, status: 'PENDING' })));
+    const { robot } = itemRobot();
+    await expect(runRobotJob(job, depsFor(robot), attempt(), { kind: 'finish' })).rejects.toMatchObject({ type: 'BUSINESS', code: 'ALL_ITEMS_FAILED' });
+  });
+});
+
 describe('robot runtime: portal session slots', () => {
   it('waits while every slot of the portal is held, then takes the freed one and releases it at the end', async () => {
     const host = new URL(PORTAL).host;

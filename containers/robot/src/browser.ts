@@ -121,6 +121,12 @@ export class WorkerBrowser implements JobSessions {
       headless: true,
       // The control endpoint must never be reachable from outside this host.
       host: '127.0.0.1',
+      // The worker's own signal handler drains first and closes the browser last (main.ts): Playwright's
+      // default would kill Chromium under the running jobs at SIGTERM, failing their items instead of
+      // handing their messages back.
+      handleSIGTERM: false,
+      handleSIGINT: false,
+      handleSIGHUP: false,
     });
     try {
       const browser = await chromium.connect(server.wsEndpoint());

@@ -115,7 +115,8 @@ export async function runJob(task: TaskMessage, deps: AttemptDeps, stop: StopSig
   const log = deps.log.child({ robot: job.robot });
   if (isTerminal(job.status)) return endedVerdict(log, job.status, 'before the robot ran');
   try {
-    await beginAttempt(deps.store, job.jobId, plan.runtime);
+    // The finish step writes the summary of attempts made: it is not one more.
+    if (!task.finish) await beginAttempt(deps.store, job.jobId, plan.runtime);
   } catch (error) {
     // Settled between the read and the write: the first writer won.
     if (error instanceof IllegalTransition) return endedVerdict(log, (await deps.store.get(job.jobId))?.status, 'before the robot ran');

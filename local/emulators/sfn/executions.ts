@@ -125,6 +125,8 @@ export class LocalExecutions {
   }
 
   private finish(execution: RunningExecution, outcome: Partial<Execution>): void {
+    // Tokens of Map iterations the runner aborted (a sibling failed) are still pending: no one waits for them now.
+    this.options.taskTokens.cancelExecution(execution.executionArn, STOPPED.error, 'The execution has ended');
     if (execution.status !== 'RUNNING') return; // stopped meanwhile: ABORTED stays
     Object.assign(execution, outcome, { stopDate: new Date() });
   }

@@ -23,23 +23,31 @@ export interface ExecutionTaskContext {
   taskTokens: TaskTokens;
 }
 
-/** One local handler per Task state of the definition (for `taskResourceLocalHandlers`). */
+/**
+ * One local handler per Task state of the definition (for `taskResourceLocalHandlers`), those in
+ * a Map state's ItemProcessor included: aws-local-stepfunctions looks handlers up by state name.
+ */
 export function buildTaskHandlers(definition: AslDefinition, context: ExecutionTaskContext): Record<string, TaskHandler> {
   return Object.fromEntries(
-    Object.entries(definition.States)
-      .filter(([, state]) => state.Type === 'Task')
-      .map(([stateName, state]) => [stateName, notAfterStop(context.signal, taskHandlerFor(stateName, state, context))]),
+    taskStates(definition).map(([stateName, state]) => [stateName, notAfterStop(context.signal, taskHandlerFor(stateName, state, context))]),
   );
 }
 
 /** Resources this runner can execute; the constructor rejects definitions using others. */
 export function assertSupportedTaskResources(definition: AslDefinition): void {
   const supported: readonly string[] = Object.values(TASK_RESOURCES);
-  for (const [stateName, state] of Object.entries(definition.States)) {
-    if (state.Type === 'Task' && !supported.includes(state.Resource ?? '')) {
-      throw new Error(`Task state ${stateName}: resource ${state.Resource} is not supported locally`);
-    }
+  for (const [stateName, state] of taskStates(definition)) {
+    if (!supported.includes(state.Resource ?? '')) throw new Error(`Task state ${stateName}: resource ${state.Resource} is not supported locally`);
   }
+}
+
+/** Every Task state, nested Map processors included; names must be unique across them (they are, in ours). */
+function taskStates(definition: Pick<AslDefinition, 'States'>): Array<[string, AslState]> {
+  return Object.entries(definition.States).flatMap(([stateName, state]): Array<[string, AslState]> => {
+    if (state.Type === 'Task') return [[stateName, state]];
+    const processor = (state.ItemProcessor ?? state.Iterator) as Pick<AslDefinition, 'States'> | undefined;
+    return state.Type === 'Map' && processor ? taskStates(processor) : [];
+  });
 }
 
 function taskHandlerFor(stateName: string, state: AslState, context: ExecutionTaskContext): TaskHandler {

@@ -16,6 +16,7 @@ export interface IssuedTaskToken {
 
 interface PendingTask {
   executionArn: string;
+  result: Promise<unknown>;
   heartbeatMs?: number;
   resolve(output: unknown): void;
   reject(failure: TaskFailure): void;
@@ -39,7 +40,7 @@ export class TaskTokens {
       settlers = { resolve, reject };
     });
     const heartbeatMs = heartbeatSeconds === undefined ? undefined : heartbeatSeconds * 1000;
-    const task: PendingTask = { executionArn, heartbeatMs, ...settlers, timers: {} };
+    const task: PendingTask = { executionArn, result, heartbeatMs, ...settlers, timers: {} };
     this.pending.set(token, task);
     if (timeoutSeconds !== undefined) {
       task.timers.timeout = setTimeout(
@@ -66,7 +67,10 @@ export class TaskTokens {
   /** Fails the tasks still waiting for this execution (stopped or finished), so no token outlives it. */
   cancelExecution(executionArn: string, error: string, cause: string): void {
     for (const [token, task] of this.pending) {
-      if (task.executionArn === executionArn) this.fail(token, error, cause);
+      if (task.executionArn !== executionArn) continue;
+      // The task that waited may have been aborted already (a Map iteration): nobody else handles the failure.
+      task.result.catch(() => undefined);
+      this.fail(token, error, cause);
     }
   }
 

@@ -1,0 +1,19 @@
+import { intEnv } from '../../core/config';
+import { ENV } from '../../core/env-names';
+import { planJob } from '../../core/fan-out';
+import type { WorkflowInput } from '../../core/workflow-contract';
+import { robotCatalog } from '../../robots';
+import { itemStoreFromEnv, jobStoreFromEnv } from '../shared/adapters';
+import { logger, withObservability } from '../shared/observability';
+
+const deps = { store: jobStoreFromEnv(), items: itemStoreFromEnv(), robots: robotCatalog };
+/** Items per chunk (stage setting robot.chunkSize). */
+const chunkSize = intEnv(ENV.jobChunkSize, 100);
+
+/** PlanJob step: the job's items written, split into chunks for the Map state. */
+export const handler = withObservability(async ({ jobId }: WorkflowInput) => {
+  logger.appendKeys({ jobId });
+  const plan = await planJob(deps, jobId, chunkSize);
+  logger.info('job planned', { fanOut: plan.fanOut, chunks: plan.chunks.length, chunkSize });
+  return plan;
+});
