@@ -5,7 +5,7 @@ import { deliveryTiming } from '../../core/delivery';
 import type { RobotCatalog } from '../../core/jobs';
 import type { Logger, LogFields } from '../../core/logger';
 import type { PortalLease, PortalLeaseStore } from '../../core/portal-lease';
-import type { RobotDefinition, SimpleRobot } from '../../core/robot';
+import type { ItemRobot, RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { BoundSecret, SecretSource } from '../../core/secrets';
 import type { JobSessions } from '../../containers/robot/src/browser';
 import type { AttemptDeps } from '../../containers/robot/src/handle-message';
@@ -92,6 +92,20 @@ export const robotThat = (run: SimpleRobot['run']): RobotDefinition => ({
   input: z.record(z.string(), z.unknown()),
   run,
 });
+
+/** An item robot over `input.keys`, one item per key, doing nothing per item unless `overrides` say otherwise. */
+export function keysRobot(overrides: Partial<ItemRobot<{ keys: string[] }>> = {}): ItemRobot<{ keys: string[] }> {
+  return {
+    name: 'items-robot',
+    version: '1',
+    description: 'test',
+    input: z.object({ keys: z.array(z.string()) }),
+    itemsField: 'keys',
+    items: ({ keys }) => keys.map((key) => ({ key })),
+    processItem: async () => ({}),
+    ...overrides,
+  };
+}
 
 export const catalogOf = (robot: RobotDefinition): RobotCatalog => ({ find: (name) => (name === robot.name ? robot : undefined), names: () => [robot.name] });
 

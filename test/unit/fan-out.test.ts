@@ -1,7 +1,5 @@
-import { z } from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EXECUTION_HISTORY_LIMIT, MAX_FAN_OUT_ITEMS, STATE_PAYLOAD_LIMIT_BYTES, planJob, planPayloadBytes, worstCaseHistoryEvents } from '../../core/fan-out';
-import type { ItemRobot } from '../../core/robot';
 import { buildJobWorkflowDefinition, DEFAULT_WEBHOOK_RETRY, WORKFLOW_STATES } from '../../core/workflow-definition';
 import { RobotErrorName } from '../../core/workflow-contract';
 import { TASK_BACKSTOP_SECONDS } from '../../core/delivery';
@@ -9,17 +7,9 @@ import { loadStageConfig, STAGE_NAMES } from '../../lib/config';
 import cdkJson from '../../cdk.json';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { catalogOf, robotThat } from '../support/robot-runtime-fakes';
+import { catalogOf, keysRobot, robotThat } from '../support/robot-runtime-fakes';
 
-const itemRobot: ItemRobot<{ keys: string[] }> = {
-  name: 'items-robot',
-  version: '1',
-  description: 'test',
-  input: z.object({ keys: z.array(z.string()) }),
-  itemsField: 'keys',
-  items: ({ keys }) => keys.map((key) => ({ key })),
-  processItem: async () => ({}),
-};
+const itemRobot = keysRobot();
 
 const definition = buildJobWorkflowDefinition({
   queueUrl: 'q',

@@ -3,14 +3,13 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Job } from '../../core/job';
 import { businessError, type ItemRobot, type RobotDefinition } from '../../core/robot';
 import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore } from '../support/memory-job-store';
-import { MemoryPortalLeases, attemptSettings, fakeRuntimeDeps, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
+import { MemoryPortalLeases, attemptSettings, fakeRuntimeDeps, keysRobot, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';
 
 const JOB_ID = '6f1d8c1e-2a4b-4c3d-9e8f-0a1b2c3d4e5f';
 const TOKEN = 'token-'.padEnd(600, 'x');
@@ -49,18 +48,16 @@ function seedJob(status: Job['status'], input: Record<string, unknown> = {}): vo
   void store.create(jobRecord(status, input));
 }
 
+/** A robot that never finishes, and a promise that resolves once it has started. */
+function hangingRobot(): { robot: RobotDefinition; started: Promise<void> } {
+  let robotStarted!: () => void;
+  const started = new Promise<void>((resolve) => (robotStarted = resolve));
+  return { robot: robotThat(async () => (robotStarted(), new Promise(() => {}))), started };
+}
+
 /** An item robot over input.keys; `onItem` runs inside each item. */
-function itemRobotThat(onItem: (key: string) => Promise<void>): RobotDefinition {
-  const robot: ItemRobot<{ keys: string[] }> = {
-    name: 'test-robot',
-    version: '1',
-    description: 'test',
-    input: z.object({ keys: z.array(z.string()) }),
-    itemsField: 'keys',
-    items: ({ keys }) => keys.map((key) => ({ key })),
-    processItem: async (_context, { key }) => (await onItem(key), {}),
-  };
-  return robot;
+function itemRobotThat(onItem: (key: string) => Promise<void>): ItemRobot<{ keys: string[] }> {
+  return keysRobot({ name: 'test-robot', processItem: async (_context, { key }) => (await onItem(key), {}) });
 }
 
 const neverStops = { draining: new AbortController().signal, stopping: new AbortController().signal };
@@ -179,13 +176,8 @@ describe('handleMessage', () => {
   it('releases the message without reporting when the worker stops mid-job', async () => {
     seedJob('QUEUED');
     const stop = new AbortController();
-    let robotStarted!: () => void;
-    const started = new Promise<void>((resolve) => (robotStarted = resolve));
-    const handling = handleMessage(
-      message(),
-      depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))),
-      { draining: stop.signal, stopping: stop.signal },
-    );
+    const { robot, started } = hangingRobot();
+    const handling = handleMessage(message(), depsFor(robot), { draining: stop.signal, stopping: stop.signal });
     await started;
     stop.abort();
     await handling;
@@ -199,9 +191,8 @@ describe('handleMessage', () => {
   it('aborts the robot and reports Robot.Cancelled when a heartbeat finds the job cancelled', async () => {
     vi.useFakeTimers();
     seedJob('QUEUED');
-    let robotStarted!: () => void;
-    const started = new Promise<void>((resolve) => (robotStarted = resolve));
-    const handling = handleMessage(message(), depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))), neverStops);
+    const { robot, started } = hangingRobot();
+    const handling = handleMessage(message(), depsFor(robot), neverStops);
     await started;
     await store.transition(JOB_ID, 'CANCELLED', { now: new Date().toISOString() });
     await vi.advanceTimersByTimeAsync(20_000);
@@ -215,9 +206,8 @@ describe('handleMessage', () => {
   it('ends an attempt that runs past the job’s timeoutSeconds as Robot.Timeout, naming the bound', async () => {
     vi.useFakeTimers();
     void store.create({ ...jobRecord('QUEUED'), timeoutSeconds: 120 });
-    let robotStarted!: () => void;
-    const started = new Promise<void>((resolve) => (robotStarted = resolve));
-    const handling = handleMessage(message(), depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))), neverStops);
+    const { robot, started } = hangingRobot();
+    const handling = handleMessage(message(), depsFor(robot), neverStops);
     await started;
     await vi.advanceTimersByTimeAsync(119_000);
     expect(reports(sfn)).toEqual([]);
@@ -236,7 +226,7 @@ describe('handleMessage', () => {
     void store.create({ ...jobRecord('QUEUED', { keys: ['a'] }), timeoutSeconds: 60 });
     const leases = new MemoryPortalLeases();
     await leases.tryAcquire('portal.example', 'other-job', 1, 3600, Math.floor(Date.now() / 1000));
-    const robot = { ...(itemRobotThat(async () => {}) as ItemRobot<{ keys: string[] }>), portalUrl: () => 'https://portal.example/' };
+    const robot = { ...itemRobotThat(async () => {}), portalUrl: () => 'https://portal.example/' };
     const handling = handleMessage(message(), { ...depsFor(robot), leases, portalMaxSessions: 1 }, neverStops);
     // Five minutes in the waiting room: five times the job's own bound.
     await vi.advanceTimersByTimeAsync(300_000);
@@ -252,9 +242,8 @@ describe('handleMessage', () => {
   it('tells a job settled elsewhere (TIMED_OUT) apart from a cancelled one in the report and the log', async () => {
     vi.useFakeTimers();
     seedJob('QUEUED');
-    let robotStarted!: () => void;
-    const started = new Promise<void>((resolve) => (robotStarted = resolve));
-    const handling = handleMessage(message(), depsFor(robotThat(async () => (robotStarted(), new Promise(() => {})))), neverStops);
+    const { robot, started } = hangingRobot();
+    const handling = handleMessage(message(), depsFor(robot), neverStops);
     await started;
     await store.transition(JOB_ID, 'TIMED_OUT', { now: new Date().toISOString() });
     await vi.advanceTimersByTimeAsync(20_000);

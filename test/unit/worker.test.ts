@@ -2,16 +2,15 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message, type ReceiveMessageCommandOutput } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { z } from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LONG_POLL_SECONDS } from '../../core/delivery';
 import type { Job } from '../../core/job';
-import type { ItemRobot, RobotDefinition } from '../../core/robot';
+import type { RobotDefinition } from '../../core/robot';
 import { startWorker, type WorkerDeps } from '../../containers/robot/src/worker';
 import { pollUntil } from '../../local/emulators/poll';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore } from '../support/memory-job-store';
-import { MemoryPortalLeases, attemptSettings, fakeRuntimeDeps, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
+import { MemoryPortalLeases, attemptSettings, fakeRuntimeDeps, keysRobot, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
 
 const sqs = mockClient(SQSClient);
 const sfn = mockClient(SFNClient);
@@ -27,17 +26,7 @@ let openReceives: Array<{ input: ReceiveMessageCommand['input']; answer(messages
 
 /** An item robot on a portal with one session slot; `onItem` runs inside each item. */
 function portalRobot(onItem: (key: string) => Promise<void> = async () => {}): RobotDefinition {
-  const robot: ItemRobot<{ keys: string[] }> = {
-    name: 'portal-robot',
-    version: '1',
-    description: 'test',
-    input: z.object({ keys: z.array(z.string()) }),
-    itemsField: 'keys',
-    items: ({ keys }) => keys.map((key) => ({ key })),
-    portalUrl: () => `https://${PORTAL}/`,
-    processItem: async (_context, { key }) => (await onItem(key), {}),
-  };
-  return robot;
+  return keysRobot({ name: 'portal-robot', portalUrl: () => `https://${PORTAL}/`, processItem: async (_context, { key }) => (await onItem(key), {}) });
 }
 
 function workerDeps(robot: RobotDefinition, concurrency: number): WorkerDeps {
