@@ -29,6 +29,11 @@ export const MAX_SHEET_CELLS = 2_000_000;
 /** More rows with content than this are more than MAX_ITEM_ROWS below any header: refused as they come. */
 const MAX_CONTENT_ROWS = MAX_ITEM_ROWS + HEADER_SEARCH_ROWS;
 /**
+ * Lines of a CSV, blank ones included: a sheet of 5,000 items has no business with more, and a file of
+ * nothing but line breaks is refused after a bounded amount of work instead of millions of empty rows.
+ */
+export const MAX_CSV_LINES = 100_000;
+/**
  * What the entries of an .xlsx may inflate to, all together, counted while inflating (never
  * taken from the archive's own size fields). It bounds what exceljs then parses: about 0.25 s
  * and 30 MB of memory per MiB of sheet XML, so at most ~2 s and ~250 MB for the densest sheet
@@ -240,7 +245,7 @@ function* csvRecords(text: string): Generator<string[]> {
     } else if (char === '\n' || char === '\r') {
       if (char === '\r' && text[i + 1] === '\n') i++;
       push(field);
-      records++;
+      if (++records > MAX_CSV_LINES) throw fileInvalid(`The CSV has more than ${MAX_CSV_LINES} lines, blank ones included`);
       yield record;
       record = [];
       field = '';

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { InputInvalid, PayloadTooLarge, UnsupportedMediaType } from '../../core/errors';
 import {
   MAX_COLUMNS,
+  MAX_CSV_LINES,
   MAX_ITEM_ROWS,
   MAX_SHEET_CELLS,
   MAX_XLSX_ENTRIES,
@@ -269,12 +270,14 @@ describe('archive bombs: work is bounded by bytes actually inflated, and by time
 
   it('keeps a 4 MB CSV of line breaks, of delimiters or of rows within bounds', async () => {
     const newlines = await attempt('csv of line breaks', Buffer.alloc(MAX_SPREADSHEET_BYTES - 1, 0x0a));
-    expect(newlines.error.message).toBe('No column header names invoices (NOTA FISCAL, NF, Invoice, Fatura ...) in the first 10 rows');
+    expect(newlines.error.message).toBe(`The CSV has more than ${MAX_CSV_LINES} lines, blank ones included`);
     const wide = await attempt('csv of one 4 MB row', Buffer.from(`Invoice${','.repeat(MAX_SPREADSHEET_BYTES - 20)}\n`));
     expect(wide.error.message).toBe(`Row 1 has more than ${MAX_COLUMNS} columns`);
     const tall = await attempt('csv of 550,000 rows', Buffer.from(`Invoice\n${'123456\n'.repeat(550_000)}`));
     expect(tall.error.message).toBe(`The sheet has more than ${MAX_ITEM_ROWS} data rows; the limit is ${MAX_ITEM_ROWS}`);
-    for (const { ms, heapGrowthMiB } of [newlines, wide, tall]) {
+    const spaced = await attempt('csv of 5 rows among 200,000 blank lines', Buffer.from(`Invoice\n${'123456\n\n\n\n'.repeat(50_000)}`));
+    expect(spaced.error.message).toMatch(/more than/);
+    for (const { ms, heapGrowthMiB } of [newlines, wide, tall, spaced]) {
       expect(ms).toBeLessThan(3000);
       expect(heapGrowthMiB).toBeLessThan(300);
     }
