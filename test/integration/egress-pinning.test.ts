@@ -72,16 +72,30 @@ async function listen(host: string, port: number, label: string): Promise<Listen
       .writeHead(200, { 'content-type': 'text/html' })
       .end(`<!doctype html><h1>${label}</h1><img src="/pixel.png"><script>fetch('/api').then((r) => r.json()).then((b) => (window.apiOk = b.ok))</script>`);
   });
-  await new Promise<void>((resolve) => listener.server.listen(port, host, resolve));
+  await new Promise<void>((resolve, reject) => {
+    listener.server.once('error', reject);
+    listener.server.listen(port, host, () => (listener.server.off('error', reject), resolve()));
+  });
   return listener;
 }
 
 const listeners: Listener[] = [];
+/**
+ * Two listeners on one port of two addresses (a name's checked and rebound answers). The port is
+ * free on the first address only, so another process may hold it on the second: try another one.
+ */
 async function listenerPair(hosts: [string, string], labels: [string, string]): Promise<[Listener, Listener]> {
-  const first = await listen(hosts[0], 0, labels[0]);
-  const second = await listen(hosts[1], (first.server.address() as AddressInfo).port, labels[1]);
-  listeners.push(first, second);
-  return [first, second];
+  for (let tries = 1; ; tries++) {
+    const first = await listen(hosts[0], 0, labels[0]);
+    try {
+      const second = await listen(hosts[1], (first.server.address() as AddressInfo).port, labels[1]);
+      listeners.push(first, second);
+      return [first, second];
+    } catch (error) {
+      await new Promise((resolve) => first.server.close(resolve));
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || tries === 10) throw error;
+    }
+  }
 }
 const portOf = (listener: Listener) => (listener.server.address() as AddressInfo).port;
 
