@@ -53,7 +53,8 @@ export class WorkerHarness {
       store: this.jobs,
       items: this.items,
       leases: new MemoryPortalLeases(),
-      secrets: new MemorySecrets({ [SECRET_NAME]: JSON.stringify({ username: options.portal.username, password: options.portal.password }) }),
+      // Bound to the portal host, as PUT /secrets/{name} binds credentials.
+      secrets: new MemorySecrets({ [SECRET_NAME]: { value: JSON.stringify({ username: options.portal.username, password: options.portal.password }), hosts: [new URL(options.portal.url).host] } }),
       secretsPrefix: SECRETS_PREFIX,
       portalMaxSessions: options.concurrency,
       leaseTtlSeconds: 60,
