@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { WorkerBrowser, type WorkerBrowserOptions } from '../containers/robot/src/browser';
+import { WorkerBrowser, type WorkerBrowserOptions } from '../runtime/browser';
 import { ENV } from '../core/env-names';
 import { startFreightPortal, type FreightPortal } from '../sandbox/freight-portal';
 import { fetchPods } from './plain-fetch';

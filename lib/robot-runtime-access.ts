@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { acknowledge, wildcardResourceFinding } from './nag';
 
-/** What the robot runtime (containers/robot/src/robot-runtime.ts) works with, wherever it runs. */
+/** What the robot runtime (runtime/robot-runtime.ts) works with, wherever it runs. */
 export interface RobotRuntimeResources {
   readonly jobsTable: ITableV2;
   readonly itemsTable: ITableV2;

@@ -18,7 +18,7 @@ import {
   type StopSignals,
   type TaskMessage,
   type Verdict,
-} from '../../containers/robot/src/handle-message';
+} from '../../runtime/handle-message';
 
 /**
  * The DLQ reprocessor: a message the worker fleet received too often without finishing gets one

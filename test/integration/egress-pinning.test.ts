@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EgressLookup } from '../../core/egress-guard';
-import { servedHostsOf } from '../../containers/robot/src/egress-route';
-import { WorkerBrowser, type JobSession } from '../../containers/robot/src/browser';
+import { servedHostsOf } from '../../runtime/egress-route';
+import { WorkerBrowser, type JobSession } from '../../runtime/browser';
 
 /**
  * DNS rebinding against the robot egress guard, in real Chromium: names whose first answer (the

@@ -1,8 +1,8 @@
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkerBrowser, type JobSession, type JobSessions } from '../../containers/robot/src/browser';
-import { redactEvidence } from '../../containers/robot/src/evidence-redaction';
-import type { AttemptControl, RuntimeDeps } from '../../containers/robot/src/robot-runtime';
+import { WorkerBrowser, type JobSession, type JobSessions } from '../../runtime/browser';
+import { redactEvidence } from '../../runtime/evidence-redaction';
+import type { AttemptControl, RuntimeDeps } from '../../runtime/robot-runtime';
 import { PORTAL_ADMIN_HEADER, startFreightPortal, type FreightPortal } from '../../sandbox/freight-portal';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
@@ -26,7 +26,7 @@ const INVOICES = ['404100', '500100', '404200', '404300', '500107', '404400', '4
 const SESSIONS_END_BEFORE = new Set(['404200', '404400']);
 
 let portal: FreightPortal;
-let runRobotJob: typeof import('../../containers/robot/src/robot-runtime').runRobotJob;
+let runRobotJob: typeof import('../../runtime/robot-runtime').runRobotJob;
 let robotCatalog: typeof import('../../robots').robotCatalog;
 const browser = new WorkerBrowser({ executablePath: process.env.CHROMIUM_PATH, closeTimeoutMs: 5_000 });
 
@@ -34,7 +34,7 @@ beforeAll(async () => {
   portal = await startFreightPortal({ username: USERNAME, password: PASSWORD, adminToken: ADMIN_TOKEN });
   // Robots read the egress allowlist when their module loads.
   process.env.EGRESS_ALLOW_HOSTS = new URL(portal.url).host;
-  ({ runRobotJob } = await import('../../containers/robot/src/robot-runtime'));
+  ({ runRobotJob } = await import('../../runtime/robot-runtime'));
   ({ robotCatalog } = await import('../../robots'));
 });
 

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Job } from '../../core/job';
 import { createLogger } from '../../core/logger';
-import { WorkerBrowser } from '../../containers/robot/src/browser';
-import type { AttemptControl, RuntimeDeps } from '../../containers/robot/src/robot-runtime';
+import { WorkerBrowser } from '../../runtime/browser';
+import type { AttemptControl, RuntimeDeps } from '../../runtime/robot-runtime';
 import { startFreightPortal, type FreightPortal } from '../../sandbox/freight-portal';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
@@ -30,7 +30,7 @@ let phishing: TestSite & { requests: string[] };
 /** A host whose /login redirects to the phishing page. */
 let redirector: TestSite;
 let phishingHosts: string[] = [];
-let runRobotJob: typeof import('../../containers/robot/src/robot-runtime').runRobotJob;
+let runRobotJob: typeof import('../../runtime/robot-runtime').runRobotJob;
 let robotCatalog: typeof import('../../robots').robotCatalog;
 const browser = new WorkerBrowser({ executablePath: process.env.CHROMIUM_PATH, closeTimeoutMs: 5_000 });
 
@@ -51,7 +51,7 @@ beforeAll(async () => {
   phishingHosts = [phishing, redirector].map((site) => new URL(site.url).host);
   // Robots read the egress allowlist when their module loads.
   process.env.EGRESS_ALLOW_HOSTS = [...[portal, expiringPortal].map((started) => new URL(started.url).host), ...phishingHosts].join(',');
-  ({ runRobotJob } = await import('../../containers/robot/src/robot-runtime'));
+  ({ runRobotJob } = await import('../../runtime/robot-runtime'));
   ({ robotCatalog } = await import('../../robots'));
 });
 

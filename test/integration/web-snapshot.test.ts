@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EgressLookup } from '../../core/egress-guard';
 import { RobotError, type RobotContext } from '../../core/robot';
-import { WorkerBrowser, type JobSession } from '../../containers/robot/src/browser';
+import { WorkerBrowser, type JobSession } from '../../runtime/browser';
 import { navigate } from '../../robots/navigation';
 
 /**

@@ -7,9 +7,9 @@ import type { Logger, LogFields } from '../../core/logger';
 import type { PortalLease, PortalLeaseStore } from '../../core/portal-lease';
 import type { ItemRobot, RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { BoundSecret, SecretSource } from '../../core/secrets';
-import type { JobSessions } from '../../containers/robot/src/browser';
-import type { AttemptDeps } from '../../containers/robot/src/handle-message';
-import type { RuntimeDeps } from '../../containers/robot/src/robot-runtime';
+import type { JobSessions } from '../../runtime/browser';
+import type { AttemptDeps } from '../../runtime/handle-message';
+import type { RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore } from './memory-item-store';
 import { MemoryJobStore } from './memory-job-store';
 

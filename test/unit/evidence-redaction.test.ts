@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import JSZip from 'jszip';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, SecretMatcher, redactEvidence, type EvidenceFile } from '../../containers/robot/src/evidence-redaction';
+import { REDACTED, SecretMatcher, redactEvidence, type EvidenceFile } from '../../runtime/evidence-redaction';
 import { encodingsOf, needlesFor, scanFiles } from '../support/secret-scan';
 
 const USERNAME = 'pod-robot';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PinnedNames, pinnedAnswer, type NameResolver } from '../../containers/robot/src/pinned-names';
+import { PinnedNames, pinnedAnswer, type NameResolver } from '../../runtime/pinned-names';
 
 /** A resolver answering 10.0.0.<n> on its n-th call, counting calls. */
 function countingResolver(): NameResolver & { calls: number } {

@@ -6,7 +6,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Job } from '../../core/job';
 import { businessError, type ItemRobot, type RobotDefinition } from '../../core/robot';
-import { handleMessage, type MessageDeps } from '../../containers/robot/src/handle-message';
+import { handleMessage, type MessageDeps } from '../../runtime/handle-message';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore } from '../support/memory-job-store';
 import { MemoryPortalLeases, attemptSettings, fakeRuntimeDeps, keysRobot, idleSessions, recordingLogger, robotThat, type LogLine } from '../support/robot-runtime-fakes';

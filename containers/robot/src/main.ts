@@ -2,9 +2,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { WORKER_DRAIN_SECONDS } from '../../../core/delivery';
 import { createLogger } from '../../../core/logger';
-import { WorkerBrowser } from './browser';
-import { loadWorkerConfig } from './config';
-import { runtimeDepsFromConfig } from './runtime-deps';
+import { WorkerBrowser } from '../../../runtime/browser';
+import { loadWorkerConfig } from '../../../runtime/config';
+import { runtimeDepsFromConfig } from '../../../runtime/runtime-deps';
 import { ecsScaleInProtection } from './scale-in-protection';
 import { startWorker } from './worker';
 

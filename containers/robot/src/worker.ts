@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { LONG_POLL_SECONDS } from '../../../core/delivery';
-import { handleMessage, releaseMessage, type MessageDeps, type WaitingRoom } from './handle-message';
+import { handleMessage, releaseMessage, type MessageDeps, type WaitingRoom } from '../../../runtime/handle-message';
 import type { ScaleInProtection } from './scale-in-protection';
 
 export interface WorkerDeps extends MessageDeps {

@@ -1,12 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoItemStore } from '../../../core/adapters/dynamo-item-store';
-import { DynamoJobStore } from '../../../core/adapters/dynamo-job-store';
-import { DynamoPortalLeaseStore } from '../../../core/adapters/dynamo-portal-lease';
-import { SecretsManagerSource } from '../../../core/adapters/secrets';
-import type { Logger } from '../../../core/logger';
-import { robotCatalog } from '../../../robots';
+import { DynamoItemStore } from '../core/adapters/dynamo-item-store';
+import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
+import { DynamoPortalLeaseStore } from '../core/adapters/dynamo-portal-lease';
+import { SecretsManagerSource } from '../core/adapters/secrets';
+import type { Logger } from '../core/logger';
+import { robotCatalog } from '../robots';
 import type { JobSessions } from './browser';
 import type { RuntimeConfig } from './config';
 import type { AttemptDeps } from './handle-message';

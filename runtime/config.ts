@@ -1,6 +1,6 @@
-import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../../core/config';
-import { DEFAULT_JOB_TIMEOUTS, deliveryTiming, type DeliveryTiming } from '../../../core/delivery';
-import { ENV } from '../../../core/env-names';
+import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../core/config';
+import { DEFAULT_JOB_TIMEOUTS, deliveryTiming, type DeliveryTiming } from '../core/delivery';
+import { ENV } from '../core/env-names';
 
 /** What the robot runtime needs wherever it runs (the worker, the DLQ reprocessor Lambda). */
 export interface RuntimeConfig {

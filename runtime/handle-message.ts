@@ -1,13 +1,13 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import type { DeliveryTiming } from '../../../core/delivery';
-import { IllegalTransition } from '../../../core/errors';
-import { isTerminal, type AttemptRuntime, type Job, type JobStatus } from '../../../core/job';
-import { beginAttempt, sha256Hex } from '../../../core/jobs';
-import type { Logger } from '../../../core/logger';
-import { RobotError } from '../../../core/robot';
-import { RobotErrorName, type RobotResult } from '../../../core/workflow-contract';
+import type { DeliveryTiming } from '../core/delivery';
+import { IllegalTransition } from '../core/errors';
+import { isTerminal, type AttemptRuntime, type Job, type JobStatus } from '../core/job';
+import { beginAttempt, sha256Hex } from '../core/jobs';
+import type { Logger } from '../core/logger';
+import { RobotError } from '../core/robot';
+import { RobotErrorName, type RobotResult } from '../core/workflow-contract';
 import { runRobotJob, type AttemptControl, type AttemptScope, type RuntimeDeps } from './robot-runtime';
 
 /** What one attempt needs, whichever runtime runs it (the worker, the DLQ reprocessor). */

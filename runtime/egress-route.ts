@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { APIResponse, BrowserContext, Route } from 'playwright-core';
-import { checkEgress, staticEgressViolation, type EgressLookup } from '../../../core/egress-guard';
-import { EGRESS_ABORT_CODE } from '../../../robots/navigation';
+import { checkEgress, staticEgressViolation, type EgressLookup } from '../core/egress-guard';
+import { EGRESS_ABORT_CODE } from '../robots/navigation';
 import { processPins, type NameResolver, type PinnedNames } from './pinned-names';
 
 export interface EgressPolicy {

@@ -1,8 +1,8 @@
 import type { Locator } from 'playwright-core';
 import { z } from 'zod';
-import { resolveCredentialRef } from '../../../core/credentials';
-import { businessError, technicalError, type PortalCredentials } from '../../../core/robot';
-import { secretValuesToMask, type SecretSource } from '../../../core/secrets';
+import { resolveCredentialRef } from '../core/credentials';
+import { businessError, technicalError, type PortalCredentials } from '../core/robot';
+import { secretValuesToMask, type SecretSource } from '../core/secrets';
 import { servedHostsOf } from './egress-route';
 
 /** A credential's value: the username, the password and any extra string fields. */

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { isItemSettled, type ItemArtifact, type ItemStore, type JobItem } from '../../../core/items';
-import type { Job, JobError } from '../../../core/job';
-import { recordArtifact, sha256Hex, type RobotCatalog } from '../../../core/jobs';
-import type { Logger } from '../../../core/logger';
-import { renewPortalLease, tryPortalSlot, waitForPortalSlot, type PortalLease, type PortalLeaseStore } from '../../../core/portal-lease';
-import type { JobStore } from '../../../core/ports';
+import { isItemSettled, type ItemArtifact, type ItemStore, type JobItem } from '../core/items';
+import type { Job, JobError } from '../core/job';
+import { recordArtifact, sha256Hex, type RobotCatalog } from '../core/jobs';
+import type { Logger } from '../core/logger';
+import { renewPortalLease, tryPortalSlot, waitForPortalSlot, type PortalLease, type PortalLeaseStore } from '../core/portal-lease';
+import type { JobStore } from '../core/ports';
 import {
   ITEM_KEY_PATTERN,
   RobotError,
@@ -19,9 +19,9 @@ import {
   type RobotContext,
   type SimpleRobot,
   type WorkItem,
-} from '../../../core/robot';
-import type { SecretSource } from '../../../core/secrets';
-import type { ChunkRef, RobotResult } from '../../../core/workflow-contract';
+} from '../core/robot';
+import type { SecretSource } from '../core/secrets';
+import type { ChunkRef, RobotResult } from '../core/workflow-contract';
 import type { JobSession, JobSessions } from './browser';
 import { redactEvidence, type EvidenceFile } from './evidence-redaction';
 import { credentialsReader } from './portal-credentials';
