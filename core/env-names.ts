@@ -31,6 +31,8 @@ export const ENV = {
   leasesTable: 'LEASES_TABLE_NAME',
   /** Sessions all workers together may hold against one portal host. */
   portalMaxSessions: 'PORTAL_MAX_SESSIONS',
+  /** Per-host exceptions to it: `host=N,host:port=M` (core/portal-session-caps.ts). */
+  portalMaxSessionsByHost: 'PORTAL_MAX_SESSIONS_BY_HOST',
   /** Robots may read only the secrets whose names start with this (e.g. roboport/prod/robots/). */
   robotSecretsPrefix: 'ROBOT_SECRETS_PREFIX',
   /** Per-owner webhook signing secrets (DynamoDB). */

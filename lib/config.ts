@@ -9,6 +9,7 @@ import {
   SQS_MAX_VISIBILITY_SECONDS,
   TASK_BACKSTOP_SECONDS,
 } from '../core/delivery';
+import { MAX_PORTAL_SESSIONS, PORTAL_HOST_PATTERN } from '../core/portal-session-caps';
 import { EXECUTION_HISTORY_LIMIT, MAX_FAN_OUT_ITEMS, worstCaseHistoryEvents } from '../core/fan-out';
 import { DEFAULT_WEBHOOK_RETRY } from '../core/workflow-definition';
 import { DLQ_REPROCESSOR } from '../functions/api/routes';
@@ -147,6 +148,15 @@ const stageSettingsSchema = z
           .optional(),
       })
       .optional(),
+    /**
+     * Sessions all robot runtimes of the stage together open against one portal host: every chunk
+     * of every job counts, whichever worker runs it. `byHost` gives a portal its own cap (keys are
+     * the host of the robot's portal URL, lower case, with the port if it names one).
+     */
+    portalSessions: z.strictObject({
+      default: positiveInt.max(MAX_PORTAL_SESSIONS),
+      byHost: z.record(z.string().regex(PORTAL_HOST_PATTERN, 'must be a lower-case host or host:port'), positiveInt.max(MAX_PORTAL_SESSIONS)),
+    }),
     /** host[:port] the worker's egress guard lets through although private; empty on AWS. */
     egressAllowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port')),
   })

@@ -6,6 +6,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
+import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { DLQ_REPROCESSOR } from '../functions/api/routes';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
 import { grantRobotRuntimeAccess } from './robot-runtime-access';
@@ -21,8 +22,8 @@ export interface DlqReprocessorProps {
   readonly accountsTable: ITableV2;
   readonly artifactsBucket: IBucket;
   readonly robotSecretsPrefix: string;
-  /** Sessions all robot runtimes together open against one portal host. */
-  readonly portalMaxSessions: number;
+  /** Sessions all robot runtimes together open against a portal host (the stage's `portalSessions`). */
+  readonly portalSessions: PortalSessionCaps;
   /** Seconds between the beats of a last attempt, as the workers beat (core/delivery.ts). */
   readonly workerBeatSeconds: number;
   /** The bound of a job stored without its own timeoutSeconds. */
@@ -71,7 +72,7 @@ export class DlqReprocessor extends Construct {
       [ENV.artifactsBucket]: props.artifactsBucket.bucketName,
       [ENV.robotDeadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
       [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
-      [ENV.portalMaxSessions]: String(props.portalMaxSessions),
+      ...portalSessionCapsEnv(props.portalSessions),
       [ENV.workerHeartbeatSeconds]: String(props.workerBeatSeconds),
       [ENV.jobTimeoutSeconds]: String(props.defaultJobTimeoutSeconds),
       ...(props.egressAllowHosts.length > 0 ? { [ENV.egressAllowHosts]: props.egressAllowHosts.join(',') } : {}),

@@ -15,9 +15,6 @@ import { Schedules } from './schedules';
 import { WebAcl } from './web-acl';
 import { Workflow } from './workflow';
 
-/** Sessions all robot workers together open against one portal host (the portal's protection). */
-const PORTAL_MAX_SESSIONS = 2;
-
 export interface RoboportStackProps extends StackProps {
   readonly config: StageConfig;
   /** Repository root: Lambda entries and the worker's Docker build context are relative to it. */
@@ -75,7 +72,7 @@ export class RoboportStack extends Stack {
       leasesTable: data.leasesTable,
       artifactsBucket: data.artifactsBucket,
       robotSecretsPrefix,
-      portalMaxSessions: PORTAL_MAX_SESSIONS,
+      portalSessions: config.portalSessions,
       ...config.fleet,
       workerConcurrency: config.workerConcurrency,
       workerBeatSeconds: config.robot.workerBeatSeconds,
@@ -94,7 +91,7 @@ export class RoboportStack extends Stack {
       accountsTable: data.accountsTable,
       artifactsBucket: data.artifactsBucket,
       robotSecretsPrefix,
-      portalMaxSessions: PORTAL_MAX_SESSIONS,
+      portalSessions: config.portalSessions,
       workerBeatSeconds: config.robot.workerBeatSeconds,
       defaultJobTimeoutSeconds: jobTimeouts.defaultSeconds,
       egressAllowHosts: config.egressAllowHosts,

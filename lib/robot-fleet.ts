@@ -13,6 +13,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
+import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { acknowledge, wildcardResourceFinding } from './nag';
 import { grantRobotRuntimeAccess } from './robot-runtime-access';
 
@@ -28,8 +29,8 @@ export interface RobotFleetProps {
   readonly artifactsBucket: IBucket;
   /** Robots may read the Secrets Manager secrets under this name prefix, and no others (e.g. roboport/prod/robots/). */
   readonly robotSecretsPrefix: string;
-  /** Sessions all workers together open against one portal host. */
-  readonly portalMaxSessions: number;
+  /** Sessions all robot runtimes together open against a portal host (the stage's `portalSessions`). */
+  readonly portalSessions: PortalSessionCaps;
   readonly minTasks: number;
   readonly maxTasks: number;
   readonly cpu: number;
@@ -159,7 +160,7 @@ export class RobotFleet extends Construct {
         [ENV.artifactsBucket]: props.artifactsBucket.bucketName,
         [ENV.robotQueueUrl]: props.robotQueue.queueUrl,
         [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
-        [ENV.portalMaxSessions]: String(props.portalMaxSessions),
+        ...portalSessionCapsEnv(props.portalSessions),
         [ENV.workerConcurrency]: String(props.workerConcurrency),
         [ENV.workerHeartbeatSeconds]: String(props.workerBeatSeconds),
         [ENV.jobTimeoutSeconds]: String(props.defaultJobTimeoutSeconds),

@@ -14,6 +14,8 @@ import { superviseWorker } from './worker-supervisor';
  *   --ports last       the ports of the last run on this data directory (any free ones at first):
  *                      URLs stored in jobs (a portal's, the sandbox's) still work after a restart
  *   --no-worker        do not run a robot worker (tests that manage their own)
+ *   --workers N        run N supervised robot worker processes (default 1), as N Fargate tasks would;
+ *                      worker.pid holds their pids, one line each
  *   --worker-image     run the worker as containers/robot/Dockerfile builds it (local/worker-image.ts)
  *                      instead of its TypeScript source
  *   --worker-restart-max-ms N   longest pause before the supervisor restarts a dead worker (default 10000)
@@ -25,6 +27,7 @@ const { values: flags } = parseArgs({
     'data-dir': { type: 'string', default: path.join(repoRoot, '.roboport') },
     ports: { type: 'string', default: 'fixed' },
     'no-worker': { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1' },
     'worker-image': { type: 'boolean', default: false },
     'worker-restart-max-ms': { type: 'string' },
   },
@@ -33,7 +36,16 @@ const { values: flags } = parseArgs({
 const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqs: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007, s3: 4008 };
 const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqs: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0, s3: 0 };
 
+/** Worker processes: a positive integer, bounded (each runs its own Chromium). */
+function workerCount(raw: string): number {
+  const count = Number(raw);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_LOCAL_WORKERS) throw new Error(`--workers must be an integer from 1 to ${MAX_LOCAL_WORKERS}, got "${raw}"`);
+  return count;
+}
+const MAX_LOCAL_WORKERS = 8;
+
 async function main(): Promise<void> {
+  const workers = workerCount(flags.workers);
   const startedAt = performance.now();
   const dataDir = path.resolve(flags['data-dir']);
   if (flags.fresh) rmSync(dataDir, { recursive: true, force: true });
@@ -44,15 +56,19 @@ async function main(): Promise<void> {
   // The bundle builds while the emulators start.
   const imageBuild = flags['worker-image'] && !flags['no-worker'] ? buildWorkerImage({ repoRoot, outDir: path.join(dataDir, 'worker-image') }) : undefined;
   const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports }), imageBuild]);
-  const worker = flags['no-worker']
-    ? undefined
-    : superviseWorker({
-        repoRoot,
-        env: stack.env,
-        ...(image ? { command: image } : {}),
-        ...(flags['worker-restart-max-ms'] ? { maxRestartDelayMs: Number(flags['worker-restart-max-ms']) } : {}),
-        onStart: (pid) => writeFileSync(path.join(dataDir, 'worker.pid'), String(pid)),
-      });
+  const pids: number[] = [];
+  const fleet = (flags['no-worker'] ? [] : Array.from({ length: workers }, (_, index) => index)).map((index) =>
+    superviseWorker({
+      repoRoot,
+      env: stack.env,
+      ...(image ? { command: image } : {}),
+      ...(flags['worker-restart-max-ms'] ? { maxRestartDelayMs: Number(flags['worker-restart-max-ms']) } : {}),
+      onStart: (pid) => {
+        pids[index] = pid;
+        writeFileSync(path.join(dataDir, 'worker.pid'), pids.join('\n'));
+      },
+    }),
+  );
   writeFileSync(path.join(dataDir, 'outputs.json'), `${JSON.stringify(stack.outputs, null, 2)}\n`);
   writeFileSync(portsFile, `${JSON.stringify(boundPorts(stack))}\n`);
 
@@ -69,7 +85,7 @@ async function main(): Promise<void> {
       `  Cognito         ${outputs.CognitoEndpoint}  pool ${outputs.UserPoolId}  client ${outputs.UserPoolClientId}`,
       `  Outputs         ${path.join(dataDir, 'outputs.json')}`,
       ...LOCAL_USERS.map((user) => `  User            ${user.username} / ${user.password} (${user.groups.join(', ')})`),
-      `  Worker          ${worker ? `supervised robot worker process${image ? `, ${describeImage(image)}` : ''}` : 'not started (--no-worker)'}`,
+      `  Worker          ${fleet.length ? `${fleet.length} supervised robot worker process${fleet.length > 1 ? 'es' : ''}${image ? `, ${describeImage(image)}` : ''}` : 'not started (--no-worker)'}`,
       ...(stack.redrivenJobs ? [`  Re-queued ${stack.redrivenJobs} unfinished job(s) from the last run`] : []),
       'Press Ctrl-C to stop.',
       '',
@@ -81,7 +97,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\n${signal}: stopping Roboport...\n`);
-    await worker?.stop();
+    await Promise.all(fleet.map((worker) => worker.stop()));
     await stack.close();
     process.stdout.write('stopped\n');
     process.exit(0);

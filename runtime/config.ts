@@ -1,6 +1,7 @@
 import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../core/config';
 import { DEFAULT_JOB_TIMEOUTS, deliveryTiming, type DeliveryTiming } from '../core/delivery';
 import { ENV } from '../core/env-names';
+import { loadPortalSessionCaps, type PortalSessionCaps } from '../core/portal-session-caps';
 
 /** What the robot runtime needs wherever it runs (the worker, the DLQ reprocessor Lambda). */
 export interface RuntimeConfig {
@@ -12,7 +13,7 @@ export interface RuntimeConfig {
   timing: DeliveryTiming;
   /** The bound of jobs stored before each job carried its own timeoutSeconds. */
   defaultJobTimeoutSeconds: number;
-  portalMaxSessions: number;
+  portalSessions: PortalSessionCaps;
   /** Unset: robots get no secrets at all. */
   secretsPrefix?: string;
   chromiumPath?: string;
@@ -49,7 +50,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     egressAllowHosts: listEnv(ENV.egressAllowHosts, env),
     timing: deliveryTiming(intEnv(ENV.workerHeartbeatSeconds, DEFAULT_BEAT_SECONDS, env)),
     defaultJobTimeoutSeconds: intEnv(ENV.jobTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.defaultSeconds, env),
-    portalMaxSessions: intEnv(ENV.portalMaxSessions, 2, env),
+    portalSessions: loadPortalSessionCaps(env),
     ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),
     jobRetentionDays: optionalIntEnv(ENV.jobRetentionDays, env),

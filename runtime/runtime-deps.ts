@@ -31,7 +31,8 @@ export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, le
     leases: new DynamoPortalLeaseStore(dynamo, config.leasesTable),
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
     secretsPrefix: config.secretsPrefix,
-    portalMaxSessions: config.portalMaxSessions,
+    portalMaxSessions: config.portalSessions.default,
+    portalSessionsByHost: config.portalSessions.byHost,
     // One window without a renewal and the slot of a dead runtime is free again (core/delivery.ts).
     leaseTtlSeconds: config.timing.slotTtlSeconds,
     leaseWaitMs,

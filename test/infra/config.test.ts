@@ -25,6 +25,12 @@ describe('stage config', () => {
     for (const stage of STAGE_NAMES) expect(stageConfig(stage).egressAllowHosts).toEqual([]);
   });
 
+  it('caps portal sessions per stage, with per-host overrides', () => {
+    for (const stage of STAGE_NAMES) expect(stageConfig(stage).portalSessions.default).toBe(2);
+    const config = loadStageConfig('dev', devOnly((s) => (s.portalSessions.byHost = { 'portal.example.com': 6, 'legacy.example.org:8443': 1 })));
+    expect(config.portalSessions).toEqual({ default: 2, byHost: { 'portal.example.com': 6, 'legacy.example.org:8443': 1 } });
+  });
+
   it('rejects an unknown stage with the valid names', () => {
     expect(() => loadStageConfig('qa', devOnly())).toThrow(/Unknown stage "qa".*dev\|staging\|prod/);
   });
@@ -47,6 +53,9 @@ describe('stage config', () => {
     ['a malformed account id', (s: Record<string, any>) => (s.account = '1234'), /account/],
     ['a burst below the rate', (s: Record<string, any>) => (s.api.throttle.burstLimit = s.api.throttle.rateLimit - 1), /api\.throttle\.burstLimit/],
     ['neither Spot nor on-demand weight', (s: Record<string, any>) => Object.assign(s.fleet, { spotWeight: 0, onDemandWeight: 0 }), /fleet\.spotWeight/],
+    ['a portal session cap of zero', (s: Record<string, any>) => (s.portalSessions.default = 0), /portalSessions\.default/],
+    ['a per-host portal cap keyed by a URL', (s: Record<string, any>) => (s.portalSessions.byHost = { 'https://portal.example.com': 3 }), /portalSessions\.byHost/],
+    ['a per-host portal cap above the bound', (s: Record<string, any>) => (s.portalSessions.byHost = { 'portal.example.com': 101 }), /portalSessions\.byHost/],
     ['a malformed alarm email', (s: Record<string, any>) => (s.alarms.email = 'ops'), /alarms\.email/],
     [
       'a console certificate outside us-east-1',

@@ -29,7 +29,7 @@ beforeAll(() => {
     accountsTable: data.accountsTable,
     artifactsBucket: data.artifactsBucket,
     robotSecretsPrefix: 'roboport/dev/robots/',
-    portalMaxSessions: 2,
+    portalSessions: { default: 2, byHost: { 'portal.example.com': 4 } },
     workerBeatSeconds: config.robot.workerBeatSeconds,
     defaultJobTimeoutSeconds: config.robot.timeoutSeconds,
     egressAllowHosts: [],
@@ -74,6 +74,9 @@ describe('DlqReprocessor', () => {
     // The accounts table holds the webhook secrets: a job settled here directly is announced from here.
     for (const name of [ENV.jobsTable, ENV.itemsTable, ENV.leasesTable, ENV.accountsTable, ENV.artifactsBucket]) expect(variables[name]).toBeDefined();
     expect(variables[ENV.robotSecretsPrefix]).toBe('roboport/dev/robots/');
+    // The same portal caps as the fleet's: a last attempt counts against the portal like any chunk.
+    expect(variables[ENV.portalMaxSessions]).toBe('2');
+    expect(variables[ENV.portalMaxSessionsByHost]).toBe('portal.example.com=4');
     expect(variables[ENV.workerHeartbeatSeconds]).toBe('5');
     expect(variables[ENV.jobTimeoutSeconds]).toBe('900');
   });

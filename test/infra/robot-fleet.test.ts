@@ -24,7 +24,7 @@ beforeAll(() => {
     leasesTable: data.leasesTable,
     artifactsBucket: data.artifactsBucket,
     robotSecretsPrefix: 'roboport/prod/robots/',
-    portalMaxSessions: 3,
+    portalSessions: { default: 3, byHost: { 'portal.example.com': 6, 'legacy.example.org:8443': 1 } },
     ...config.fleet,
     workerConcurrency: config.workerConcurrency,
     workerBeatSeconds: config.robot.workerBeatSeconds,
@@ -122,7 +122,9 @@ describe('RobotFleet', () => {
     expect(environment[ENV.itemsTable]).toEqual({ Ref: logicalIdOf(data.itemsTable) });
     expect(environment[ENV.leasesTable]).toEqual({ Ref: logicalIdOf(data.leasesTable) });
     expect(environment[ENV.robotSecretsPrefix]).toBe('roboport/prod/robots/');
+    // The stage's portal session caps, read back by core/portal-session-caps.ts loadPortalSessionCaps.
     expect(environment[ENV.portalMaxSessions]).toBe('3');
+    expect(environment[ENV.portalMaxSessionsByHost]).toBe('portal.example.com=6,legacy.example.org:8443=1');
     expect(environment[ENV.workerConcurrency]).toBe(String(config.workerConcurrency));
     expect(environment[ENV.workerHeartbeatSeconds]).toBe('5');
     expect(environment[ENV.jobTimeoutSeconds]).toBe('900');

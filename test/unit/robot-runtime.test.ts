@@ -312,6 +312,21 @@ describe('robot runtime: portal session slots', () => {
     });
     expect(calls.login).toBe(0);
   });
+
+  it("holds a portal with its own cap to that cap, not to the stage's default", async () => {
+    const host = new URL(PORTAL).host;
+    const now = Math.floor(Date.now() / 1000);
+    await leases.tryAcquire(host, 'other-job', 1, 60, now);
+    const { robot } = itemRobot({}, { portal: true });
+
+    // The default would leave a second slot; the portal's own cap of 1 is taken.
+    await expect(
+      runRobotJob(job, depsFor(robot, { portalMaxSessions: 2, portalSessionsByHost: { [host]: 1 }, leaseWaitMs: 0 }), attempt()),
+    ).rejects.toMatchObject({ code: 'PORTAL_BUSY' });
+    // Another host's cap leaves this one at the default: the second slot is free.
+    await runRobotJob(job, depsFor(robot, { portalMaxSessions: 2, portalSessionsByHost: { 'other.example.com': 1 }, leaseWaitMs: 0 }), attempt());
+    expect(leases.holders(host)).toEqual(['other-job']);
+  });
 });
 
 describe('robot runtime: secrets', () => {
