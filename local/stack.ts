@@ -22,13 +22,14 @@ import { consoleConfig } from '../lib/console-settings';
 import { startLocalApi } from './api-gateway';
 import { startConsoleServer } from './console-server';
 import { startDlqConsumer, type SqsBatchHandler } from './dlq-consumer';
-import { createLocalJwtVerifier, ensureUserPool, startLocalCognito, type LocalUser } from './emulators/cognito';
+import { createLocalJwtVerifier, ensureUserPool, startLocalCognito } from './emulators/cognito';
 import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
 import { startLocalScheduler } from './emulators/scheduler';
 import { startLocalStepFunctions } from './emulators/step-functions';
 import { ensureArtifactsBucket, LOCAL_S3_ACCESS_KEY, startLocalS3 } from './emulators/s3';
 import { ensureRobotQueue, startLocalSqs } from './emulators/sqs';
 import { ensureJsonSecret, startLocalSecretsManager } from './emulators/secrets-manager';
+import { LOCAL_USERS } from './local-users';
 import { startLocalFreightPortal } from './sandbox-portal';
 
 /**
@@ -49,10 +50,7 @@ const LOCAL_CHUNK_SIZE = 25;
 /** Robot jobs may read only the secrets under this prefix. */
 const ROBOT_SECRETS_PREFIX = 'roboport/local/robots/';
 
-export const LOCAL_USERS: readonly LocalUser[] = [
-  { username: 'client@roboport.local', email: 'client@roboport.local', password: 'Client-Passw0rd!', groups: ['clients'] },
-  { username: 'admin@roboport.local', email: 'admin@roboport.local', password: 'Admin-Passw0rd!', groups: ['admins'] },
-];
+export { LOCAL_USERS };
 
 /** Keys shared with the deployed stack's CloudFormation outputs (lib/roboport-stack.ts). */
 export interface LocalOutputs {

@@ -1,0 +1,35 @@
+/** The job resource as GET /jobs/{jobId} returns it (README "API"; progress per CONTRACTS.md, from h3). */
+export interface JobProgress {
+  total: number;
+  succeeded: number;
+  failed: number;
+  pending: number;
+  itemsPerMinute: number;
+  etaSeconds?: number;
+}
+
+export interface ArtifactView {
+  name: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  url?: string;
+}
+
+export interface JobView {
+  jobId: string;
+  robot: string;
+  status: string;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  startedAt?: string;
+  input?: Record<string, unknown>;
+  progress?: JobProgress;
+  error?: { type: string; code: string; message: string };
+  retryOf?: string;
+  artifacts?: ArtifactView[];
+}
+
+export const TERMINAL_STATUSES = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'TIMED_OUT'];
+export const isTerminal = (job: Pick<JobView, 'status'>) => TERMINAL_STATUSES.includes(job.status);
