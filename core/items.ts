@@ -57,8 +57,14 @@ export interface ItemStore {
    * written) when it is settled or missing.
    */
   beginItem(jobId: string, key: string, now: string): Promise<JobItem | undefined>;
-  /** Checkpoint: the item is done; false (and nothing written) if it had already succeeded. */
-  markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<boolean>;
-  /** Records the failure and its evidence; never overwrites a success. */
-  markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<void>;
+  /**
+   * Checkpoint: the item is done. Returns the status it had just before this write (read in the same
+   * conditional write); undefined, and nothing written, if it had already succeeded or is missing.
+   */
+  markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<ItemStatus | undefined>;
+  /**
+   * Records the failure and its evidence; never overwrites a success. Returns the status the item
+   * had just before (as markSucceeded); undefined when nothing was written.
+   */
+  markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<ItemStatus | undefined>;
 }

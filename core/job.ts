@@ -77,6 +77,8 @@ export interface Job {
   /** Where the latest attempt ran; unset until the first attempt. */
   lastAttemptRuntime?: AttemptRuntime;
   createdAt: string;
+  /** When the first attempt started; unset before. */
+  startedAt?: string;
   updatedAt: string;
   error?: JobError;
   artifacts: Artifact[];
@@ -88,6 +90,10 @@ export interface Job {
   retryOf?: string;
   /** Outcome of the job.finished webhook to `callbackUrl`; never changes the job's status. */
   webhook?: WebhookDelivery;
+  /** Item robots: counters of the job's items (core/progress.ts), set and moved atomically, never counted by a scan. */
+  itemsTotal?: number;
+  itemsSucceeded?: number;
+  itemsFailed?: number;
 }
 
 export const WEBHOOK_DELIVERY_STATUSES = ['RETRYING', 'DELIVERED', 'FAILED'] as const;
@@ -100,14 +106,46 @@ export interface WebhookDelivery {
   lastError?: string;
 }
 
-/** The job as clients see it: no owner, hashes, keys or execution ARNs. */
-export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts'> & {
+/** Progress of an item robot's job, from the counters on the job record (core/progress.ts). */
+export interface JobProgress {
+  total: number;
+  succeeded: number;
+  failed: number;
+  /** total - succeeded - failed: items not done yet, running ones included. */
+  pending: number;
+  /** Items done per minute since the job started, one decimal. */
+  itemsPerMinute: number;
+  /** Seconds until the pending items are done at that rate; absent when it cannot be told. */
+  etaSeconds?: number;
+}
+
+/** The job's progress as clients see it; undefined for jobs without items (simple robots, or not planned yet). */
+export function jobProgress(job: Pick<Job, 'status' | 'startedAt' | 'updatedAt' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed'>, now: Date): JobProgress | undefined {
+  if (job.itemsTotal === undefined) return undefined;
+  const succeeded = job.itemsSucceeded ?? 0;
+  const failed = job.itemsFailed ?? 0;
+  const pending = Math.max(0, job.itemsTotal - succeeded - failed);
+  const terminal = isTerminal(job.status);
+  // A finished job's rate is over its run, not over the time since.
+  const until = terminal ? Date.parse(job.updatedAt) : now.getTime();
+  const minutes = job.startedAt ? (until - Date.parse(job.startedAt)) / 60_000 : 0;
+  const rate = minutes > 0 ? (succeeded + failed) / minutes : 0;
+  const itemsPerMinute = Math.round(rate * 10) / 10;
+  const etaSeconds = !terminal && rate > 0 ? Math.round((pending / rate) * 60) : undefined;
+  return { total: job.itemsTotal, succeeded, failed, pending, itemsPerMinute, ...(etaSeconds === undefined ? {} : { etaSeconds }) };
+}
+
+/** The job as clients see it: no owner, hashes, keys or execution ARNs; item counters as `progress`. */
+export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed'> & {
+  progress?: JobProgress;
   artifacts: ArtifactView[];
 };
 
 export type ArtifactView = Omit<Artifact, 'key'> & { url?: string };
 
-export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map()): JobView {
+/** `now` dates the progress rate and ETA of a job still running. */
+export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(), now = new Date()): JobView {
+  const progress = jobProgress(job, now);
   return {
     jobId: job.jobId,
     robot: job.robot,
@@ -119,6 +157,8 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
     ...(job.lastAttemptRuntime ? { lastAttemptRuntime: job.lastAttemptRuntime } : {}),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
+    ...(job.startedAt ? { startedAt: job.startedAt } : {}),
+    ...(progress ? { progress } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.retryOf ? { retryOf: job.retryOf } : {}),
     ...(job.webhook ? { webhook: job.webhook } : {}),

@@ -1,4 +1,5 @@
 import type { Artifact, AttemptRuntime, Job, JobError, JobStatus, WebhookDelivery } from './job';
+import type { ItemCountDelta } from './progress';
 
 /** Persistence of jobs. Every status change is one conditional write on one item. */
 export interface JobStore {
@@ -16,6 +17,10 @@ export interface JobStore {
   list(query: JobListQuery): Promise<JobPage>;
   /** Records the webhook outcome; allowed in every status (terminal ones included), status untouched. */
   setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void>;
+  /** Sets how many work items the job has (idempotent: the same items give the same total). */
+  setItemTotal(jobId: string, total: number): Promise<void>;
+  /** Moves the item counters by `delta` in one atomic ADD; in every status, so that a late checkpoint still counts. */
+  countItems(jobId: string, delta: ItemCountDelta): Promise<void>;
 }
 
 export interface TransitionChange {

@@ -6,6 +6,7 @@ import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
 import { DynamoPortalLeaseStore } from '../core/adapters/dynamo-portal-lease';
 import { SecretsManagerSource } from '../core/adapters/secrets';
 import type { Logger } from '../core/logger';
+import { ProgressCountingItemStore } from '../core/progress';
 import { robotCatalog } from '../robots';
 import type { JobSessions } from './browser';
 import type { RuntimeConfig } from './config';
@@ -24,10 +25,12 @@ export interface RuntimeWiring {
  */
 export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, leaseWaitMs }: RuntimeWiring): AttemptDeps {
   const dynamo = new DynamoDBClient({});
+  const store = new DynamoJobStore(dynamo, config.jobsTable, config.jobRetentionDays);
   return {
     s3: new S3Client({ forcePathStyle: config.s3ForcePathStyle }),
-    store: new DynamoJobStore(dynamo, config.jobsTable, config.jobRetentionDays),
-    items: new DynamoItemStore(dynamo, config.itemsTable),
+    store,
+    // Every checkpoint moves the job's progress counters.
+    items: new ProgressCountingItemStore(new DynamoItemStore(dynamo, config.itemsTable), store),
     leases: new DynamoPortalLeaseStore(dynamo, config.leasesTable),
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
     secretsPrefix: config.secretsPrefix,

@@ -107,9 +107,9 @@ export class DynamoItemStore implements ItemStore {
     }
   }
 
-  async markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<boolean> {
+  async markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<ItemStatus | undefined> {
     try {
-      await this.client.send(
+      const { Attributes } = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(jobId, key),
@@ -117,18 +117,19 @@ export class DynamoItemStore implements ItemStore {
           ConditionExpression: 'attribute_exists(#job) AND #status <> :succeeded',
           ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: marshall({ ':succeeded': 'SUCCEEDED', ':now': now, ...(artifact ? { ':artifact': artifact } : {}) }),
+          ReturnValues: 'UPDATED_OLD',
         }),
       );
-      return true;
+      return previousStatus(Attributes);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }
 
-  async markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<void> {
+  async markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<ItemStatus | undefined> {
     try {
-      await this.client.send(
+      const { Attributes } = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(jobId, key),
@@ -136,11 +137,14 @@ export class DynamoItemStore implements ItemStore {
           ConditionExpression: 'attribute_exists(#job) AND #status <> :succeeded',
           ExpressionAttributeNames: { '#job': ITEMS_TABLE.partitionKey, '#status': 'status', '#error': 'error' },
           ExpressionAttributeValues: marshall({ ':failed': 'FAILED', ':succeeded': 'SUCCEEDED', ':error': error, ':evidence': evidence, ':now': now }),
+          ReturnValues: 'UPDATED_OLD',
         }),
       );
+      return previousStatus(Attributes);
     } catch (caught) {
       // Another delivery of the job succeeded on this item meanwhile: its success stands.
       if (!(caught instanceof ConditionalCheckFailedException)) throw caught;
+      return undefined;
     }
   }
 
@@ -185,6 +189,13 @@ export class DynamoItemStore implements ItemStore {
   private key(jobId: string, key: string): Record<string, AttributeValue> {
     return marshall({ [ITEMS_TABLE.partitionKey]: jobId, [ITEMS_TABLE.sortKey]: key });
   }
+}
+
+/** The status before a checkpoint, from UPDATED_OLD (status is among the attributes every checkpoint sets). */
+function previousStatus(attributes: Record<string, AttributeValue> | undefined): ItemStatus | undefined {
+  const status = attributes && unmarshall(attributes).status;
+  if (typeof status !== 'string') throw new Error('A checkpoint returned no previous status');
+  return status as ItemStatus;
 }
 
 function toItem(item: JobItem): Record<string, unknown> {

@@ -10,6 +10,7 @@ import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { IllegalTransition, JobNotFound } from '../errors';
 import { ALLOWED_SOURCES, isTerminal, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
+import type { ItemCountDelta } from '../progress';
 import { JOBS_TABLE } from '../table-schema';
 import { PageCursors, queryUntilFull, type Listing } from './dynamo-paging';
 
@@ -68,7 +69,7 @@ export class DynamoJobStore implements JobStore {
       values[':expiresAt'] = Math.floor(Date.parse(change.now) / 1000) + this.retentionDays * 86_400;
     }
     if (change.attemptRuntime) {
-      sets.push('attempts = attempts + :one', 'lastAttemptRuntime = :runtime');
+      sets.push('attempts = attempts + :one', 'lastAttemptRuntime = :runtime', 'startedAt = if_not_exists(startedAt, :now)');
       values[':one'] = 1;
       values[':runtime'] = change.attemptRuntime;
     }
@@ -153,15 +154,28 @@ export class DynamoJobStore implements JobStore {
   }
 
   async setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void> {
+    await this.updateExisting(jobId, 'SET webhook = :webhook', { ':webhook': delivery });
+  }
+
+  async setItemTotal(jobId: string, total: number): Promise<void> {
+    await this.updateExisting(jobId, 'SET itemsTotal = :total', { ':total': total });
+  }
+
+  async countItems(jobId: string, delta: ItemCountDelta): Promise<void> {
+    await this.updateExisting(jobId, 'ADD itemsSucceeded :succeeded, itemsFailed :failed', { ':succeeded': delta.succeeded, ':failed': delta.failed });
+  }
+
+  /** One unconditional change of a job that exists, whatever its status. */
+  private async updateExisting(jobId: string, updateExpression: string, values: Record<string, unknown>): Promise<void> {
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(jobId),
-          UpdateExpression: 'SET webhook = :webhook',
+          UpdateExpression: updateExpression,
           ConditionExpression: 'attribute_exists(#id)',
           ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
-          ExpressionAttributeValues: marshall({ ':webhook': delivery }, { removeUndefinedValues: true }),
+          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
         }),
       );
     } catch (error) {

@@ -46,6 +46,29 @@ describe('DynamoJobStore', () => {
     expect((await store.get(id(2)))?.status).toBe('CANCELLED');
   });
 
+  it('keeps item counters with atomic ADDs in every status and stamps startedAt at the first attempt only', async () => {
+    const store = new DynamoJobStore(client, TABLE);
+    await store.create(makeJob({ jobId: id(5) }));
+    await store.setItemTotal(id(5), 4);
+    await store.setItemTotal(id(5), 4);
+    const first = await store.transition(id(5), 'RUNNING', { now: NOW, attemptRuntime: 'fargate' });
+    const second = await store.transition(id(5), 'RUNNING', { now: '2026-11-23T10:05:00.000Z', attemptRuntime: 'fargate' });
+
+    await Promise.all([
+      store.countItems(id(5), { succeeded: 1, failed: 0 }),
+      store.countItems(id(5), { succeeded: 0, failed: 1 }),
+      store.countItems(id(5), { succeeded: 1, failed: 0 }),
+    ]);
+    await store.countItems(id(5), { succeeded: 1, failed: -1 });
+    await store.transition(id(5), 'CANCELLED', { now: NOW });
+    await store.countItems(id(5), { succeeded: 1, failed: 0 });
+
+    expect(first.startedAt).toBe(NOW);
+    expect(second.startedAt).toBe(NOW);
+    expect(await store.get(id(5))).toMatchObject({ itemsTotal: 4, itemsSucceeded: 4, itemsFailed: 0 });
+    await expect(store.countItems(id(998), { succeeded: 1, failed: 0 })).rejects.toBeInstanceOf(JobNotFound);
+  });
+
   it('stamps the TTL on a finished job only when a retention is configured', async () => {
     const kept = new DynamoJobStore(client, TABLE, 30);
     await kept.create(makeJob({ jobId: id(3), status: 'RUNNING' }));

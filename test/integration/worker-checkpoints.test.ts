@@ -46,15 +46,17 @@ describe('DynamoItemStore', () => {
     await items.ensureItems('job-rules', ['a', 'b', 'c'], NOW);
 
     expect(await items.beginItem('job-rules', 'a', NOW)).toMatchObject({ key: 'a', attempts: 1, position: 0 });
-    expect(await items.markSucceeded('job-rules', 'a', artifact, NOW)).toBe(true);
-    expect(await items.markSucceeded('job-rules', 'a', { ...artifact, sha256: 'other' }, NOW)).toBe(false);
-    await items.markFailed('job-rules', 'a', technical, [], NOW);
+    // Each checkpoint answers the status the item had just before it (core/progress.ts counts by it).
+    expect(await items.markSucceeded('job-rules', 'a', artifact, NOW)).toBe('PENDING');
+    expect(await items.markSucceeded('job-rules', 'a', { ...artifact, sha256: 'other' }, NOW)).toBeUndefined();
+    expect(await items.markFailed('job-rules', 'a', technical, [], NOW)).toBeUndefined();
     expect(await items.beginItem('job-rules', 'a', NOW)).toBeUndefined();
     expect(await items.get('job-rules', 'a')).toMatchObject({ status: 'SUCCEEDED', artifact: { sha256: 'abc' } });
 
-    await items.markFailed('job-rules', 'b', technical, [artifact], NOW);
+    expect(await items.markFailed('job-rules', 'b', technical, [artifact], NOW)).toBe('PENDING');
     expect(await items.beginItem('job-rules', 'b', NOW)).toMatchObject({ status: 'FAILED', attempts: 1 });
-    await items.markSucceeded('job-rules', 'b', undefined, NOW);
+    expect(await items.markFailed('job-rules', 'b', technical, [artifact], NOW)).toBe('FAILED');
+    expect(await items.markSucceeded('job-rules', 'b', undefined, NOW)).toBe('FAILED');
     const retried = await items.get('job-rules', 'b');
     expect(retried).toMatchObject({ status: 'SUCCEEDED' });
     expect(retried).not.toHaveProperty('error');

@@ -48,16 +48,20 @@ export class MemoryItemStore implements ItemStore {
     return structuredClone(item);
   }
 
-  async markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<boolean> {
+  async markSucceeded(jobId: string, key: string, artifact: ItemArtifact | undefined, now: string): Promise<ItemStatus | undefined> {
     const item = this.items.get(`${jobId}\n${key}`);
-    if (!item || item.status === 'SUCCEEDED') return false;
+    if (!item || item.status === 'SUCCEEDED') return undefined;
+    const previous = item.status;
     Object.assign(item, { status: 'SUCCEEDED', updatedAt: now, ...(artifact ? { artifact } : {}), error: undefined, evidence: undefined });
-    return true;
+    return previous;
   }
 
-  async markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<void> {
+  async markFailed(jobId: string, key: string, error: JobError, evidence: readonly ItemArtifact[], now: string): Promise<ItemStatus | undefined> {
     const item = this.items.get(`${jobId}\n${key}`);
-    if (item && item.status !== 'SUCCEEDED') Object.assign(item, { status: 'FAILED', error, evidence: [...evidence], updatedAt: now });
+    if (!item || item.status === 'SUCCEEDED') return undefined;
+    const previous = item.status;
+    Object.assign(item, { status: 'FAILED', error, evidence: [...evidence], updatedAt: now });
+    return previous;
   }
 }
 

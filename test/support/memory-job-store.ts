@@ -1,6 +1,7 @@
 import { IllegalTransition, JobNotFound } from '../../core/errors';
 import { canTransition, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../../core/job';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../../core/ports';
+import type { ItemCountDelta } from '../../core/progress';
 
 /** In-memory JobStore with the same conditional rules as the DynamoDB adapter, for unit tests. */
 export class MemoryJobStore implements JobStore {
@@ -22,7 +23,7 @@ export class MemoryJobStore implements JobStore {
     if (!job) throw new JobNotFound(jobId);
     if (!canTransition(job.status, to)) throw new IllegalTransition(`Job ${jobId} is ${job.status} and cannot become ${to}`);
     Object.assign(job, { status: to, updatedAt: change.now }, change.error ? { error: change.error } : {});
-    if (change.attemptRuntime) Object.assign(job, { attempts: job.attempts + 1, lastAttemptRuntime: change.attemptRuntime });
+    if (change.attemptRuntime) Object.assign(job, { attempts: job.attempts + 1, lastAttemptRuntime: change.attemptRuntime, startedAt: job.startedAt ?? change.now });
     return structuredClone(job);
   }
 
@@ -44,6 +45,19 @@ export class MemoryJobStore implements JobStore {
     const job = this.jobs.get(jobId);
     if (!job) throw new JobNotFound(jobId);
     job.webhook = structuredClone(delivery);
+  }
+
+  async setItemTotal(jobId: string, total: number): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFound(jobId);
+    job.itemsTotal = total;
+  }
+
+  async countItems(jobId: string, delta: ItemCountDelta): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFound(jobId);
+    job.itemsSucceeded = (job.itemsSucceeded ?? 0) + delta.succeeded;
+    job.itemsFailed = (job.itemsFailed ?? 0) + delta.failed;
   }
 
   async list(query: JobListQuery): Promise<JobPage> {
