@@ -51,7 +51,7 @@ export function resolveTarget(options: TargetOptions, env: NodeJS.ProcessEnv = p
   }
   const dataDir = path.resolve(options.dataDir ?? env.ROBOPORT_DATA_DIR ?? path.join(repoRoot, '.roboport'));
   const file = path.join(dataDir, 'outputs.json');
-  const raw = readJson(file, 'the local stack outputs', `is the local stack running? Start it with \`npm start\`${options.dataDir ? ` -- --data-dir ${options.dataDir}` : ''}`);
+  const raw = readJson(file, 'the local stack outputs', `is the local stack running? Start it with \`npm start${options.dataDir ? ` -- --data-dir ${options.dataDir}` : ''}\``);
   return { local: true, outputs: validOutputs(raw, file), stateDir: path.join(dataDir, 'cli'), name: `local stack (${dataDir})` };
 }
 
