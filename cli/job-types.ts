@@ -1,12 +1,6 @@
 /** The job resource as GET /jobs/{jobId} returns it (README "API"; progress per CONTRACTS.md, from h3). */
-export interface JobProgress {
-  total: number;
-  succeeded: number;
-  failed: number;
-  pending: number;
-  itemsPerMinute: number;
-  etaSeconds?: number;
-}
+import type { JobProgress } from '../core/job';
+export type { JobProgress };
 
 export interface ArtifactView {
   name: string;

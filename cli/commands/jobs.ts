@@ -1,3 +1,4 @@
+import type { SpreadsheetPreview } from '../../core/intake';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,15 +31,6 @@ interface SubmitOptions extends WatchOptions {
   watch?: boolean;
 }
 
-interface SpreadsheetPreview {
-  robot: string;
-  column: { header: string | null; letter: string };
-  items: unknown[];
-  count: number;
-  duplicatesDropped: number;
-  blanksDropped: number;
-  errors: Array<{ row: number; value: string; message: string }>;
-}
 
 /** Items of a preview shown before the confirmation. */
 const PREVIEW_ITEMS = 5;
