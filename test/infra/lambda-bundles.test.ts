@@ -23,6 +23,7 @@ const entries = [...API_ROUTES.map((route) => route.entry), ...Object.values(WOR
 function placeholderFor(name: string): string {
   if (name.endsWith('_ARN')) return 'arn:aws:states:eu-west-1:123456789012:stateMachine:placeholder';
   if (name.endsWith('_URL')) return 'https://sqs.eu-west-1.amazonaws.com/123456789012/placeholder';
+  if (name.endsWith('_BY_HOST')) return 'portal.example.com=3';
   if (/SECONDS|DAYS|MINUTES|CONCURRENCY|SESSIONS|SIZE/.test(name)) return '5';
   if (name === ENV.corsAllowedOrigin) return 'https://console.example.com';
   return 'placeholder';
