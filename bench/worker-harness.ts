@@ -56,7 +56,7 @@ export class WorkerHarness {
       // Bound to the portal host, as PUT /secrets/{name} binds credentials.
       secrets: new MemorySecrets({ [SECRET_NAME]: { value: JSON.stringify({ username: options.portal.username, password: options.portal.password }), hosts: [new URL(options.portal.url).host] } }),
       secretsPrefix: SECRETS_PREFIX,
-      portalMaxSessions: options.concurrency,
+      portalSessions: { default: options.concurrency, byHost: {} },
       leaseTtlSeconds: 60,
       leaseWaitMs: undefined,
       robots: options.robots,

@@ -6,7 +6,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ApiClient } from './api-client';
 import { CliError, EXIT } from './exit-codes';
-import type { ArtifactView, JobView } from './job-types';
+import type { ArtifactView, JobView } from '../core/job';
 
 /**
  * `roboport download`: every artifact of a job (manifest, snapshot) into `dir`, and every file of

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { ApiClient } from './api-client';
-import { isTerminal, type JobView } from './job-types';
+import { isTerminal, type JobView } from '../core/job';
 
 export interface FollowOptions {
   /** Use the live event stream (EventsUrl) when the stack has one. */
@@ -17,7 +17,8 @@ const PING_INTERVAL_MS = 60_000;
 
 /**
  * Follows a job to its end and returns its final state: from the live event stream
- * (CONTRACTS.md "Live job events") when it can connect, by polling GET /jobs/{jobId} when it
+ * (`EventsUrl`: `{type: "job", version, job}` frames, the protocol planned in issue 9; no stack serves it
+ * yet) when it can connect, by polling GET /jobs/{jobId} when it
  * cannot or when the stream drops.
  */
 export async function followJob(api: ApiClient, jobId: string, options: FollowOptions): Promise<JobView> {
@@ -27,7 +28,7 @@ export async function followJob(api: ApiClient, jobId: string, options: FollowOp
     // Read after subscribing, so that no change falls between the read and the first event.
     const job = await api.get<JobView>(path);
     options.onUpdate(job);
-    if (isTerminal(job)) return job;
+    if (isTerminal(job.status)) return job;
     if (stream && (await eventsUntilEnd(stream, jobId, options)) === 'ended') return await api.get<JobView>(path);
   } finally {
     stream?.close();
@@ -40,7 +41,7 @@ async function poll(api: ApiClient, path: string, options: FollowOptions): Promi
     await new Promise((resolve) => setTimeout(resolve, options.pollIntervalMs));
     const job = await api.get<JobView>(path);
     options.onUpdate(job);
-    if (isTerminal(job)) return job;
+    if (isTerminal(job.status)) return job;
   }
 }
 
@@ -90,7 +91,7 @@ function eventsUntilEnd(socket: WebSocket, jobId: string, options: FollowOptions
       if (!event || event.job.jobId !== jobId || event.version <= version) return;
       version = event.version;
       options.onUpdate(event.job);
-      if (isTerminal(event.job)) done('ended');
+      if (isTerminal(event.job.status)) done('ended');
     });
     socket.once('close', () => done('lost'));
     socket.once('error', () => done('lost'));

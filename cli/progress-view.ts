@@ -1,11 +1,11 @@
 import cliProgress from 'cli-progress';
-import type { JobView } from './job-types';
+import type { JobView } from '../core/job';
 import { duration } from './output';
 
 /** One line about a job: counts, rate, ETA and status. */
 export function progressLine(job: JobView): string {
   const progress = job.progress;
-  const parts = [job.status];
+  const parts: string[] = [job.status];
   if (progress) {
     parts.push(`${progress.succeeded + progress.failed}/${progress.total} items`, `${progress.succeeded} ok`, `${progress.failed} failed`, `${progress.itemsPerMinute.toFixed(1)}/min`);
     if (progress.etaSeconds !== undefined && progress.pending > 0) parts.push(`ETA ${duration(progress.etaSeconds)}`);

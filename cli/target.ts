@@ -21,7 +21,7 @@ const outputsSchema = z.object({
   ApiUrl: z.url(),
   UserPoolClientId: z.string().min(1),
   CognitoEndpoint: z.url(),
-  /** Live job events (h3): ws:// locally, wss:// in AWS; absent on stacks without them. */
+  /** Live job events (issue 9): ws:// locally, wss:// in AWS; no stack serves them yet, so absent today. */
   EventsUrl: z.url().optional(),
   /** Deployed stages only: the client-credentials flow for machines. */
   TokenUrl: z.url().optional(),

@@ -50,8 +50,6 @@ const LOCAL_CHUNK_SIZE = 25;
 /** Robot jobs may read only the secrets under this prefix. */
 const ROBOT_SECRETS_PREFIX = 'roboport/local/robots/';
 
-export { LOCAL_USERS };
-
 /** Keys shared with the deployed stack's CloudFormation outputs (lib/roboport-stack.ts). */
 export interface LocalOutputs {
   ApiUrl: string;

@@ -2,7 +2,8 @@ import './quiet-sdk-notices';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { LOCAL_USERS, startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
+import { LOCAL_USERS } from './local-users';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
 import { buildWorkerImage, type WorkerImage } from './worker-image';
 import { superviseWorker } from './worker-supervisor';
 
@@ -36,13 +37,14 @@ const { values: flags } = parseArgs({
 const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqs: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007, s3: 4008 };
 const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqs: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0, s3: 0 };
 
+const MAX_LOCAL_WORKERS = 8;
+
 /** Worker processes: a positive integer, bounded (each runs its own Chromium). */
 function workerCount(raw: string): number {
   const count = Number(raw);
   if (!Number.isInteger(count) || count < 1 || count > MAX_LOCAL_WORKERS) throw new Error(`--workers must be an integer from 1 to ${MAX_LOCAL_WORKERS}, got "${raw}"`);
   return count;
 }
-const MAX_LOCAL_WORKERS = 8;
 
 async function main(): Promise<void> {
   const workers = workerCount(flags.workers);
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
   const imageBuild = flags['worker-image'] && !flags['no-worker'] ? buildWorkerImage({ repoRoot, outDir: path.join(dataDir, 'worker-image') }) : undefined;
   const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports }), imageBuild]);
   const pids: number[] = [];
-  const fleet = (flags['no-worker'] ? [] : Array.from({ length: workers }, (_, index) => index)).map((index) =>
+  const fleet = Array.from({ length: flags['no-worker'] ? 0 : workers }, (_, index) =>
     superviseWorker({
       repoRoot,
       env: stack.env,

@@ -2,7 +2,8 @@ import './quiet-sdk-notices';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CognitoIdentityProviderClient, InitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { LOCAL_USERS, type LocalOutputs } from './stack';
+import { LOCAL_USERS } from './local-users';
+import type { LocalOutputs } from './stack';
 
 /**
  * Prints an ID token for a local user, obtained with the standard Cognito InitiateAuth call.

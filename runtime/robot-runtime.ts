@@ -5,7 +5,7 @@ import type { Job, JobError } from '../core/job';
 import { recordArtifact, sha256Hex, type RobotCatalog } from '../core/jobs';
 import type { Logger } from '../core/logger';
 import { renewPortalLease, tryPortalSlot, waitForPortalSlot, type PortalLease, type PortalLeaseStore } from '../core/portal-lease';
-import { sessionCapOf } from '../core/portal-session-caps';
+import { sessionCapOf, type PortalSessionCaps } from '../core/portal-session-caps';
 import type { JobStore } from '../core/ports';
 import {
   ITEM_KEY_PATTERN,
@@ -41,10 +41,8 @@ export interface RuntimeDeps {
   secrets: SecretSource;
   /** Robots read only secrets whose names start with this; none when undefined. */
   secretsPrefix: string | undefined;
-  /** Sessions all workers together may hold against one portal host... */
-  portalMaxSessions: number;
-  /** ...unless the host (lower-case host[:port]) has its own cap here (stage config `portalSessions.byHost`). */
-  portalSessionsByHost?: Readonly<Record<string, number>>;
+  /** Sessions all workers together may hold against one portal host (stage config `portalSessions`). */
+  portalSessions: PortalSessionCaps;
   /** A portal slot not renewed for this long is free again (its worker died). */
   leaseTtlSeconds: number;
   /**
@@ -290,7 +288,7 @@ async function discardTrace(session: JobSession): Promise<ItemArtifact[]> {
 
 async function takePortalSlot(portalUrl: string, holder: string, deps: RuntimeDeps, attempt: AttemptControl): Promise<PortalLease> {
   const host = new URL(portalUrl).host;
-  const slots = sessionCapOf({ default: deps.portalMaxSessions, byHost: deps.portalSessionsByHost ?? {} }, host);
+  const slots = sessionCapOf(deps.portalSessions, host);
   const request = { host, holder, slots, ttlSeconds: deps.leaseTtlSeconds };
   const signal = AbortSignal.any([attempt.signal, attempt.draining]);
   try {

@@ -34,8 +34,7 @@ export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, le
     leases: new DynamoPortalLeaseStore(dynamo, config.leasesTable),
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
     secretsPrefix: config.secretsPrefix,
-    portalMaxSessions: config.portalSessions.default,
-    portalSessionsByHost: config.portalSessions.byHost,
+    portalSessions: config.portalSessions,
     // One window without a renewal and the slot of a dead runtime is free again (core/delivery.ts).
     leaseTtlSeconds: config.timing.slotTtlSeconds,
     leaseWaitMs,

@@ -8,7 +8,7 @@ import { downloadJob } from '../download';
 import { CliError, EXIT, usageError } from '../exit-codes';
 import { followJob } from '../follow-job';
 import { collect, positiveInteger, robotInputOf } from '../input';
-import { isTerminal, type JobView } from '../job-types';
+import { isTerminal, type JobView } from '../../core/job';
 import { bytes, table } from '../output';
 import { progressLine, ProgressView } from '../progress-view';
 import { confirm } from '../prompt';
@@ -237,7 +237,7 @@ async function watchToEnd({ api, out }: Context, jobId: string, options: WatchOp
 }
 
 export function exitCodeOfJob(job: Pick<JobView, 'status'>): number {
-  if (!isTerminal(job)) throw new CliError(`Job is still ${job.status}`, EXIT.unavailable);
+  if (!isTerminal(job.status)) throw new CliError(`Job is still ${job.status}`, EXIT.unavailable);
   if (job.status === 'SUCCEEDED') return EXIT.ok;
   if (job.status === 'PARTIAL') return EXIT.jobPartial;
   return EXIT.jobFailed;

@@ -3,7 +3,8 @@ import path from 'node:path';
 import sparticuzChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { LOCAL_USERS, type LocalOutputs } from '../../local/stack';
+import { LOCAL_USERS } from '../../local/local-users';
+import type { LocalOutputs } from '../../local/stack';
 
 /** The admin console in a real Chromium against the running local stack, as an admin would use it. */
 const outputs: LocalOutputs = inject('outputs');

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCAL_USERS } from '../../local/stack';
+import { LOCAL_USERS } from '../../local/local-users';
 import { LocalClient, isTerminal } from '../support/local-client';
 import { startStackProcess, type StackProcess } from '../support/stack-process';
 

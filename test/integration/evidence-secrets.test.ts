@@ -94,7 +94,7 @@ describe('evidence of failed items holds no secret', () => {
       leases: new MemoryPortalLeases(),
       secrets: new MemorySecrets({ [SECRET_NAME]: { value: JSON.stringify({ username: USERNAME, password: PASSWORD }), hosts: [new URL(portal.url).host] } }),
       secretsPrefix: 'roboport/test/robots/',
-      portalMaxSessions: 2,
+      portalSessions: { default: 2, byHost: {} },
       leaseTtlSeconds: 30,
       leaseWaitMs: 10_000,
       robots: robotCatalog,

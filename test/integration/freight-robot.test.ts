@@ -113,7 +113,7 @@ function harness(invoices: string[] = INVOICES, target: FreightPortal = portal, 
     // Bound to the portal's host only, as PUT /secrets/{name} binds them.
     secrets: new MemorySecrets({ [SECRET_NAME]: { value: JSON.stringify(CREDENTIALS), hosts: [boundHost] } }),
     secretsPrefix: 'roboport/test/robots/',
-    portalMaxSessions: 2,
+    portalSessions: { default: 2, byHost: {} },
     leaseTtlSeconds: 30,
     leaseWaitMs: 10_000,
     robots: robotCatalog,

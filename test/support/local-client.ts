@@ -7,7 +7,8 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { pollUntil } from '../../local/emulators/poll';
-import { LOCAL_USERS, type LocalOutputs } from '../../local/stack';
+import { LOCAL_USERS } from '../../local/local-users';
+import type { LocalOutputs } from '../../local/stack';
 
 /** A client of the running local stack: Cognito sign-in and JSON calls to the API. */
 export class LocalClient {

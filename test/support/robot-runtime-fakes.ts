@@ -145,7 +145,7 @@ export function fakeRuntimeDeps(robot: RobotDefinition, overrides: Partial<Runti
     leases: new MemoryPortalLeases(),
     secrets: new MemorySecrets({}),
     secretsPrefix: undefined,
-    portalMaxSessions: 2,
+    portalSessions: { default: 2, byHost: {} },
     leaseTtlSeconds: 60,
     leaseWaitMs: 1_000,
     robots: catalogOf(robot),

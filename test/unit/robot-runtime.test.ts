@@ -306,7 +306,7 @@ describe('robot runtime: portal session slots', () => {
     await leases.tryAcquire(new URL(PORTAL).host, 'other-job', 1, 60, now);
     const { robot, calls } = itemRobot({}, { portal: true });
 
-    await expect(runRobotJob(job, depsFor(robot, { portalMaxSessions: 1, leaseWaitMs: 0 }), attempt())).rejects.toMatchObject({
+    await expect(runRobotJob(job, depsFor(robot, { portalSessions: { default: 1, byHost: {} }, leaseWaitMs: 0 }), attempt())).rejects.toMatchObject({
       type: 'TECHNICAL',
       code: 'PORTAL_BUSY',
     });
@@ -321,10 +321,10 @@ describe('robot runtime: portal session slots', () => {
 
     // The default would leave a second slot; the portal's own cap of 1 is taken.
     await expect(
-      runRobotJob(job, depsFor(robot, { portalMaxSessions: 2, portalSessionsByHost: { [host]: 1 }, leaseWaitMs: 0 }), attempt()),
+      runRobotJob(job, depsFor(robot, { portalSessions: { default: 2, byHost: { [host]: 1 } }, leaseWaitMs: 0 }), attempt()),
     ).rejects.toMatchObject({ code: 'PORTAL_BUSY' });
     // Another host's cap leaves this one at the default: the second slot is free.
-    await runRobotJob(job, depsFor(robot, { portalMaxSessions: 2, portalSessionsByHost: { 'other.example.com': 1 }, leaseWaitMs: 0 }), attempt());
+    await runRobotJob(job, depsFor(robot, { portalSessions: { default: 2, byHost: { 'other.example.com': 1 } }, leaseWaitMs: 0 }), attempt());
     expect(leases.holders(host)).toEqual(['other-job']);
   });
 });

@@ -227,7 +227,7 @@ describe('handleMessage', () => {
     const leases = new MemoryPortalLeases();
     await leases.tryAcquire('portal.example', 'other-job', 1, 3600, Math.floor(Date.now() / 1000));
     const robot = { ...itemRobotThat(async () => {}), portalUrl: () => 'https://portal.example/' };
-    const handling = handleMessage(message(), { ...depsFor(robot), leases, portalMaxSessions: 1 }, neverStops);
+    const handling = handleMessage(message(), { ...depsFor(robot), leases, portalSessions: { default: 1, byHost: {} } }, neverStops);
     // Five minutes in the waiting room: five times the job's own bound.
     await vi.advanceTimersByTimeAsync(300_000);
     expect(reports(sfn)).toEqual([]);

@@ -31,7 +31,7 @@ function portalRobot(onItem: (key: string) => Promise<void> = async () => {}): R
 
 function workerDeps(robot: RobotDefinition, concurrency: number): WorkerDeps {
   return {
-    ...fakeRuntimeDeps(robot, { store, items, leases, portalMaxSessions: 1, log: recordingLogger(logLines) }),
+    ...fakeRuntimeDeps(robot, { store, items, leases, portalSessions: { default: 1, byHost: {} }, log: recordingLogger(logLines) }),
     ...attemptSettings(1),
     sqs: new SQSClient({}),
     sfn: new SFNClient({}),
@@ -117,7 +117,7 @@ describe('robot worker', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       running--;
     });
-    const worker = startWorker({ ...workerDeps(robot, 2), portalMaxSessions: portalSlots });
+    const worker = startWorker({ ...workerDeps(robot, 2), portalSessions: { default: portalSlots, byHost: {} } });
     const jobs = ['j1', 'j2', 'j3', 'j4', 'j5'].map(seedJob);
     for (let index = 0; index < jobs.length; ) {
       const receive = await nextReceive();
