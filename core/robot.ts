@@ -46,8 +46,21 @@ export interface ItemRobot<Input = unknown> extends RobotBase<Input> {
   portalUrl?(input: Input): string;
   /** The work items in input order; keys are stable (same input, same keys) and unique. */
   items(input: Input): WorkItem[];
-  /** Runs once per attempt, before the first item (and never when no item is left to do). */
+  /**
+   * Signs in: once per attempt before the first item (never when no item is left to do), unless
+   * the attempt starts from a kept session (`sessionCredentials`), and again whenever an item
+   * throws `sessionEnded()`. Throw a business error when the portal refuses the credentials: a
+   * refused login is never tried again.
+   */
   login?(context: RobotContext, input: Input): Promise<void>;
+  /**
+   * The credentials reference `login` signs in with: declaring it lets the runtime keep the
+   * signed-in browser state (cookies, storage) per owner, portal host and credentials, encrypted
+   * and for a limited time, and start later chunks, retries and jobs from it instead of signing
+   * in (runtime/portal-sessions.ts). Such a robot must throw `sessionEnded()` from processItem
+   * when the portal shows its login page instead of what the item asked for.
+   */
+  sessionCredentials?(input: Input): string;
   /**
    * One item. Throw a business error for bad data (the item fails, the job goes on) and a
    * technical one for anything a retry may fix. The returned file becomes the item's artifact.
@@ -134,6 +147,8 @@ export class RobotError extends Error {
     readonly type: ErrorType,
     readonly code: string,
     message: string,
+    /** How long the portal asked to wait before the next try (its Retry-After), when it did. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'RobotError';
@@ -143,4 +158,11 @@ export class RobotError extends Error {
 /** Bad data: retrying will not help (unknown invoice, page that does not exist). */
 export const businessError = (code: string, message: string) => new RobotError('BUSINESS', code, message);
 /** Flaky infrastructure: retried with backoff (timeouts, crashes, 5xx from the portal). */
-export const technicalError = (code: string, message: string) => new RobotError('TECHNICAL', code, message);
+export const technicalError = (code: string, message: string, retryAfterMs?: number) => new RobotError('TECHNICAL', code, message, retryAfterMs);
+
+export const SESSION_ENDED = 'PORTAL_SESSION_ENDED';
+/**
+ * The portal showed its login page instead of the page asked for: the runtime signs in again
+ * and repeats the item. Technical, so that a robot without `login` fails the item as retryable.
+ */
+export const sessionEnded = (message = 'The portal showed its login page: the session has ended') => technicalError(SESSION_ENDED, message);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { listEnv } from '../core/config';
 import { staticEgressViolation } from '../core/egress-guard';
 import { ENV } from '../core/env-names';
-import { businessError, technicalError, type ItemRobot, type JobSummary, type RobotContext } from '../core/robot';
+import { businessError, sessionEnded, technicalError, type ItemRobot, type JobSummary, type RobotContext } from '../core/robot';
 import { clickToDownload, clickToNavigate, httpStatusFailure, navigate } from './navigation';
 
 /**
@@ -11,8 +11,10 @@ import { clickToDownload, clickToNavigate, httpStatusFailure, navigate } from '.
  * invoice. Written against the portal's pages (see sandbox/freight-portal.ts):
  *   /login   form#login (username, password) → the search page, or p.error
  *   /search  ?invoice=N → table#result with a#pod-download, or p#not-found
- * A session that ends mid-job shows the login form instead of the page asked for: the robot
- * signs in again and repeats the step.
+ * A session that ends mid-job shows the login form instead of the page asked for: the robot says
+ * so (sessionEnded), and the runtime signs in again and repeats the item. The runtime keeps the
+ * signed-in state per owner, portal and credentials (sessionCredentials), so that later chunks
+ * and jobs start signed in.
  */
 
 /** Read once: the submit handler validates input with this schema on every request. */
@@ -67,9 +69,10 @@ export const freightPodDownload: ItemRobot<FreightPodInput> = {
   items: (input) => input.invoices.map((invoice) => ({ key: invoice })),
 
   login: (context, input) => logIn(context, input),
+  sessionCredentials: (input) => input.credentialsSecret,
 
   async processItem(context, { key: invoice }, input) {
-    const download = await withSession(context, input, () => openPod(context.page, input.portalUrl, invoice));
+    const download = await openPod(context.page, input.portalUrl, invoice);
     const body = await readDownload(download);
     if (!Buffer.from(body.subarray(0, PDF_MAGIC.length)).toString('latin1').startsWith(PDF_MAGIC)) {
       throw technicalError('POD_NOT_PDF', `The POD of invoice ${invoice} is not a PDF (${download.suggestedFilename()})`);
@@ -85,26 +88,6 @@ export const freightPodDownload: ItemRobot<FreightPodInput> = {
   },
 };
 
-/** Thrown when a page shows the login form: the session ended. */
-class SessionEnded extends Error {}
-
-/** Runs a step; if the session ended on the way, signs in again and runs it once more. */
-async function withSession<T>(context: RobotContext, input: FreightPodInput, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    if (!(error instanceof SessionEnded)) throw error;
-    context.log.info('portal session ended; signing in again');
-    await logIn(context, input);
-    try {
-      return await step();
-    } catch (again) {
-      if (again instanceof SessionEnded) throw technicalError('PORTAL_SESSION_LOST', 'The portal ended the session again right after a new login');
-      throw again;
-    }
-  }
-}
-
 async function logIn({ page, credentials }: RobotContext, { portalUrl, credentialsSecret }: FreightPodInput): Promise<void> {
   const account = await credentials(credentialsSecret);
   const loginUrl = new URL('/login', portalUrl).href;
@@ -115,7 +98,7 @@ async function logIn({ page, credentials }: RobotContext, { portalUrl, credentia
   await account.fill(form.locator('input[name=password]'), 'password');
   const response = await clickToNavigate(page, form.locator('button[type=submit]'), { timeoutMs: STEP_TIMEOUT_MS });
   if (await page.locator('p.error').count()) throw businessError('LOGIN_REJECTED', `The portal refused the credentials in ${credentialsSecret}`);
-  if (response.status() >= 400) throw httpStatusFailure(loginUrl, response.status());
+  if (response.status() >= 400) throw httpStatusFailure(loginUrl, response.status(), response.headers()['retry-after']);
   if (await showsLoginForm(page)) throw technicalError('LOGIN_FAILED', 'The portal showed the login form again after signing in');
 }
 
@@ -123,13 +106,13 @@ async function logIn({ page, credentials }: RobotContext, { portalUrl, credentia
 async function openPod(page: Page, portalUrl: string, invoice: string): Promise<Download> {
   const searchUrl = new URL(`/search?${new URLSearchParams({ invoice })}`, portalUrl).href;
   await navigate(page, searchUrl, { timeoutMs: STEP_TIMEOUT_MS });
-  if (await showsLoginForm(page)) throw new SessionEnded();
+  if (await showsLoginForm(page)) throw sessionEnded();
   if (await page.locator('#not-found').count()) throw businessError('UNKNOWN_INVOICE', `The portal does not know invoice ${invoice}`);
   const link = page.locator('a#pod-download');
   if (!(await link.count())) throw technicalError('RESULT_UNREADABLE', `The search page for invoice ${invoice} shows neither a result nor "not found"`);
   const outcome = await clickToDownload(page, link, { timeoutMs: STEP_TIMEOUT_MS });
   if (outcome !== 'page') return outcome;
-  if (await showsLoginForm(page)) throw new SessionEnded();
+  if (await showsLoginForm(page)) throw sessionEnded();
   throw technicalError('POD_NOT_DOWNLOADED', `The POD link of invoice ${invoice} opened a page ("${await page.title()}") instead of a file`);
 }
 

@@ -1,5 +1,6 @@
 import type { Download, Locator, Page, Response } from 'playwright-core';
-import { businessError, technicalError, type RobotError } from '../core/robot';
+import { isTechnicalStatus, isTransientNetworkError, PAGE_LOAD_RETRY, parseRetryAfter, withRetries } from '../core/page-retry';
+import { businessError, RobotError, technicalError } from '../core/robot';
 
 /**
  * Navigation for robots, with failures already sorted into business and technical errors.
@@ -14,16 +15,32 @@ export interface NavigationOptions {
   timeoutMs: number;
 }
 
-/** page.goto until `load`, throwing a RobotError for refusals, timeouts and HTTP error statuses. */
+/**
+ * page.goto until `load`, throwing a RobotError for refusals, timeouts and HTTP error statuses.
+ * A load that fails technically (5xx, 429, timeout, connection reset) is tried again with the
+ * page-load policy of core/page-retry.ts, honouring the portal's Retry-After.
+ */
 export async function navigate(page: Page, url: string, { timeoutMs }: NavigationOptions): Promise<Response | null> {
-  let response: Response | null;
-  try {
-    response = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
-  } catch (error) {
-    throw navigationFailure(url, error, timeoutMs);
-  }
-  if (response && response.status() >= 400) throw httpStatusFailure(url, response.status());
-  return response;
+  return withRetries(
+    async () => {
+      let response: Response | null;
+      try {
+        response = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+      } catch (error) {
+        throw navigationFailure(url, error, timeoutMs);
+      }
+      if (response && response.status() >= 400) throw httpStatusFailure(url, response.status(), response.headers()['retry-after']);
+      return response;
+    },
+    // The wait ends (rejects) when the page closes: an aborted attempt does not sit out a backoff.
+    { policy: PAGE_LOAD_RETRY, isRetryable: isRetryableLoad, sleep: (ms) => page.waitForTimeout(ms) },
+  );
+}
+
+/** Timeouts, 5xx/429 answers and transient network errors; not a closed page or a refused destination. */
+function isRetryableLoad(error: unknown): boolean {
+  if (!(error instanceof RobotError) || error.type !== 'TECHNICAL') return false;
+  return error.code !== 'NAVIGATION_FAILED' || isTransientNetworkError(error.message);
 }
 
 /**
@@ -45,7 +62,8 @@ export async function clickToNavigate(page: Page, target: Locator, { timeoutMs }
 
 /**
  * Clicks a link that should download a file. Either the file comes (a download), or a page loads
- * instead (an error page, a login form after the session ended): the caller looks at the page.
+ * instead (a login form after the session ended): the caller looks at the page. A page that is
+ * an error answer of the portal (5xx, 429) is thrown as such, with its Retry-After.
  */
 export async function clickToDownload(page: Page, link: Locator, { timeoutMs }: NavigationOptions): Promise<Download | 'page'> {
   const download = page.waitForEvent('download', { timeout: timeoutMs });
@@ -53,14 +71,23 @@ export async function clickToDownload(page: Page, link: Locator, { timeoutMs }: 
   // The loser of the race below rejects at its timeout, with nobody left waiting for it.
   download.catch(() => undefined);
   navigated.catch(() => undefined);
+  let answer: Response | undefined;
+  const onResponse = (response: Response) => {
+    if (response.request().isNavigationRequest() && response.frame() === page.mainFrame()) answer = response;
+  };
+  page.on('response', onResponse);
+  let outcome: Download | 'page';
   try {
     await link.click({ timeout: timeoutMs });
-    const outcome = await Promise.race([download, navigated.then(() => 'page' as const)]);
+    outcome = await Promise.race([download, navigated.then(() => 'page' as const)]);
     if (outcome === 'page') await page.waitForLoadState('load', { timeout: timeoutMs });
-    return outcome;
   } catch (error) {
     throw navigationFailure(page.url(), error, timeoutMs);
+  } finally {
+    page.off('response', onResponse);
   }
+  if (outcome === 'page' && answer && answer.status() >= 400) throw httpStatusFailure(answer.url(), answer.status(), answer.headers()['retry-after']);
+  return outcome;
 }
 
 function navigationFailure(url: string, error: unknown, timeoutMs: number): RobotError {
@@ -72,12 +99,12 @@ function navigationFailure(url: string, error: unknown, timeoutMs: number): Robo
   return technicalError('NAVIGATION_FAILED', `${url} could not be loaded: ${firstLine(message)}`);
 }
 
-/** Client errors are the data's fault; 429 and 5xx are the portal's and may pass on retry. */
-export function httpStatusFailure(url: string, status: number): RobotError {
+/** Client errors are the data's fault; 408, 429 and 5xx are the portal's and may pass on retry (after its Retry-After). */
+export function httpStatusFailure(url: string, status: number, retryAfter?: string): RobotError {
   const message = `${url} answered HTTP ${status}`;
   if (status === 404 || status === 410) return businessError('PAGE_NOT_FOUND', message);
   if (status === 401 || status === 403) return businessError('PAGE_ACCESS_DENIED', message);
-  if (status === 429 || status >= 500) return technicalError('PAGE_UNAVAILABLE', message);
+  if (isTechnicalStatus(status)) return technicalError('PAGE_UNAVAILABLE', message, parseRetryAfter(retryAfter, Date.now()));
   return businessError('PAGE_HTTP_ERROR', message);
 }
 

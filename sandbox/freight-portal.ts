@@ -24,8 +24,9 @@ import { renderPdf } from './pdf';
  *
  * Test and benchmark hooks, not linked from any page, never subject to faults, and refused (401)
  * without the header `x-portal-admin: <adminToken>`:
- *   GET  /__admin/stats    { logins, searches, downloads: { "<invoice>": count }, totalDownloads }
+ *   GET  /__admin/stats    { logins, rejectedLogins, searches, downloads: { "<invoice>": count }, totalDownloads }
  *   POST /__admin/reset    zeroes the stats and ends every session; answers the zeroed stats
+ *   POST /__admin/expire-sessions  ends every session (as a portal's session timeout would); answers { expired }
  *   POST /__admin/faults   JSON PortalFaults replacing the current ones; answers { faults }
  */
 
@@ -61,6 +62,8 @@ export interface FreightPortalOptions {
 export interface PortalStats {
   /** Successful logins. */
   logins: number;
+  /** Logins refused for wrong credentials. */
+  rejectedLogins: number;
   /** Searches for an invoice number, found or not. */
   searches: number;
   /** POD PDFs served, per invoice number. */
@@ -74,6 +77,8 @@ export interface FreightPortal {
   stats(): PortalStats;
   setFaults(faults: PortalFaults): void;
   reset(): void;
+  /** Ends every session; answers how many there were. */
+  expireSessions(): number;
 }
 
 export interface InvoiceRecord {
@@ -135,7 +140,7 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
   const closing = new AbortController();
 
   function emptyStats() {
-    return { logins: 0, searches: 0, downloads: new Map<string, number>() };
+    return { logins: 0, rejectedLogins: 0, searches: 0, downloads: new Map<string, number>() };
   }
 
   function sessionOf(request: IncomingMessage): Session | undefined {
@@ -188,6 +193,7 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
     const form = new URLSearchParams(await readBody(request, MAX_FORM_BYTES));
     const next = safeNext(form.get('next'));
     if (!sameSecret(form.get('username') ?? '', options.username) || !sameSecret(form.get('password') ?? '', options.password)) {
+      stats.rejectedLogins++;
       send(response, 401, HTML, loginPage(next, '<p class="error">Invalid credentials</p>'));
       return;
     }
@@ -225,7 +231,7 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
 
   function currentStats(): PortalStats {
     const downloads = Object.fromEntries(stats.downloads);
-    return { logins: stats.logins, searches: stats.searches, downloads, totalDownloads: Object.values(downloads).reduce((sum, count) => sum + count, 0) };
+    return { logins: stats.logins, rejectedLogins: stats.rejectedLogins, searches: stats.searches, downloads, totalDownloads: Object.values(downloads).reduce((sum, count) => sum + count, 0) };
   }
 
   function setFaults(next: PortalFaults): void {
@@ -239,6 +245,12 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
     requestCount = 0;
   }
 
+  function expireSessions(): number {
+    const expired = sessions.size;
+    sessions.clear();
+    return expired;
+  }
+
   async function handleAdmin(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     if (!sameSecret(String(request.headers[PORTAL_ADMIN_HEADER] ?? ''), adminToken)) {
       sendJson(response, 401, { message: `${PORTAL_ADMIN_HEADER} header missing or wrong` });
@@ -250,6 +262,7 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
       reset();
       return sendJson(response, 200, currentStats());
     }
+    if (route === 'POST /__admin/expire-sessions') return sendJson(response, 200, { expired: expireSessions() });
     if (route === 'POST /__admin/faults') {
       const parsed = portalFaultsSchema.safeParse(parseJson(await readBody(request, MAX_FORM_BYTES)));
       if (!parsed.success) return sendJson(response, 400, { message: 'invalid faults', issues: parsed.error.issues });
@@ -278,6 +291,7 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
     stats: currentStats,
     setFaults,
     reset,
+    expireSessions,
   };
 }
 

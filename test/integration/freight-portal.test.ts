@@ -157,7 +157,7 @@ describe('POD download', () => {
     expect(await (await admin('/__admin/stats')).json()).toEqual(expected);
 
     const reset = await admin('/__admin/reset', { method: 'POST' });
-    expect(await reset.json()).toEqual({ logins: 0, searches: 0, downloads: {}, totalDownloads: 0 });
+    expect(await reset.json()).toEqual({ logins: 0, rejectedLogins: 0, searches: 0, downloads: {}, totalDownloads: 0 });
     expect((await get(portal, '/search', cookie)).status).toBe(302);
   });
 });
