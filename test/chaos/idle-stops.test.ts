@@ -30,7 +30,8 @@ import {
  * then comes back after that one window: a job may be at most one window late, counted from when
  * the new worker is up.
  */
-const ROUNDS = scaled(2, 8);
+/** Each round stops the worker twice (SIGTERM, then SIGKILL) and waits for the supervisor's next one. */
+const ROUNDS = scaled(1, 8);
 const BEAT_MS = BEAT_SECONDS * 1000;
 
 let chaos: ChaosStack | undefined;
