@@ -125,7 +125,7 @@ export function idleSessions(onOpen: () => void = () => {}, onClose: () => void 
   return {
     open: async () => {
       onOpen();
-      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, cookieValues: async () => [], close: async () => onClose() };
+      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, cookieValues: async () => [], storageState: async () => ({ cookies: [], origins: [] }), close: async () => onClose() };
     },
   };
 }
