@@ -58,3 +58,6 @@ export const PORTAL_SESSIONS_TABLE = {
   partitionKey: 'sessionKey',
   ttlAttribute: 'expiresAt',
 } as const;
+
+/** The pair every sealed session's encryption context carries: the KMS grants of lib/ are conditioned on it. */
+export const PORTAL_SESSION_PURPOSE = { contextKey: 'roboport-purpose', value: 'roboport-portal-session' } as const;

@@ -4,6 +4,7 @@ import { buildClient, CommitmentPolicy, KmsKeyringNode, RawAesKeyringNode, RawAe
 import type { BrowserContext } from 'playwright-core';
 import type { Logger } from '../core/logger';
 import type { PortalSessionStore } from '../core/ports';
+import { PORTAL_SESSION_PURPOSE } from '../core/table-schema';
 
 /**
  * Portal session reuse: after a robot signs in, the browser context's storage state (cookies,
@@ -36,10 +37,16 @@ export interface RestoredSession {
   version: string;
 }
 
-const PURPOSE = 'roboport-portal-session';
 /** DynamoDB items end at 400 KB; a larger state is not kept (the next attempt signs in). */
 const MAX_BLOB_BYTES = 350_000;
-const CONTEXT_KEYS = { purpose: 'roboport:purpose', owner: 'roboport:owner', host: 'roboport:portal-host', credentials: 'roboport:credentials', version: 'roboport:version', expiresAt: 'roboport:expires-at' } as const;
+const CONTEXT_KEYS = {
+  purpose: PORTAL_SESSION_PURPOSE.contextKey,
+  owner: 'roboport-owner',
+  host: 'roboport-portal-host',
+  credentials: 'roboport-credentials',
+  version: 'roboport-version',
+  expiresAt: 'roboport-expires-at',
+} as const;
 
 /** The store key: a digest, so that owner ids and credential names do not show in the table's keys. */
 export function portalSessionKey(scope: SessionScope): string {
@@ -116,7 +123,7 @@ export class PortalSessions {
 
 function encryptionContext(scope: SessionScope, version: string, expiresAt: number): Record<string, string> {
   return {
-    [CONTEXT_KEYS.purpose]: PURPOSE,
+    [CONTEXT_KEYS.purpose]: PORTAL_SESSION_PURPOSE.value,
     [CONTEXT_KEYS.owner]: scope.owner,
     [CONTEXT_KEYS.host]: scope.host.toLowerCase(),
     [CONTEXT_KEYS.credentials]: scope.credentialsRef,
@@ -124,6 +131,3 @@ function encryptionContext(scope: SessionScope, version: string, expiresAt: numb
     [CONTEXT_KEYS.expiresAt]: String(expiresAt),
   };
 }
-
-/** The encryption context key every sealed session carries with PURPOSE: IAM conditions on KMS use it. */
-export const SESSION_PURPOSE_CONTEXT = { key: CONTEXT_KEYS.purpose, value: PURPOSE } as const;
