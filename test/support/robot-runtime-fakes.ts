@@ -9,7 +9,7 @@ import type { ItemRobot, RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { BoundSecret, SecretSource } from '../../core/secrets';
 import type { JobSessions } from '../../runtime/browser';
 import type { AttemptDeps } from '../../runtime/handle-message';
-import type { RuntimeDeps } from '../../runtime/robot-runtime';
+import type { AttemptControl, RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore } from './memory-item-store';
 import { MemoryJobStore } from './memory-job-store';
 
@@ -155,3 +155,12 @@ export function fakeRuntimeDeps(robot: RobotDefinition, overrides: Partial<Runti
     ...overrides,
   };
 }
+
+/** An attempt nobody steers: never aborted, no heartbeats, waits in place. */
+export const idleAttempt = (): AttemptControl => ({
+  signal: new AbortController().signal,
+  draining: new AbortController().signal,
+  checkpoint: async () => {},
+  onHeartbeat: () => () => {},
+  whileWaiting: (work) => work(),
+});

@@ -7,11 +7,11 @@ import { toJobView } from '../../core/job';
 import { ProgressCountingItemStore } from '../../core/progress';
 import { businessError, sessionEnded } from '../../core/robot';
 import { portalSessionKey, PortalSessions, sessionKeyring, type SessionScope, type StorageState } from '../../runtime/portal-sessions';
-import { runRobotJob, type AttemptControl } from '../../runtime/robot-runtime';
+import { runRobotJob } from '../../runtime/robot-runtime';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
 import { MemoryPortalSessionStore } from '../support/memory-portal-session-store';
-import { fakeRuntimeDeps, idleSessions, keysRobot, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
+import { fakeRuntimeDeps, idleAttempt, idleSessions, keysRobot, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'portal-sessions-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,14 +122,6 @@ describe('kept portal sessions: sealing', () => {
 });
 
 describe('kept portal sessions in the runtime', () => {
-  const attempt = (): AttemptControl => ({
-    signal: new AbortController().signal,
-    draining: new AbortController().signal,
-    checkpoint: async () => {},
-    onHeartbeat: () => () => {},
-    whileWaiting: (work) => work(),
-  });
-
   interface Portal {
     logins: number;
     rejected: number;
@@ -177,7 +169,7 @@ describe('kept portal sessions in the runtime', () => {
     const run = async (owner: string, keys = ['a', 'b', 'c']) => {
       const job = makeJob({ jobId: `job-${owner}-${opened.length}`, owner, robot: robot.name, status: 'RUNNING', input: { keys } });
       await jobs.create(job);
-      const outcome = await runRobotJob(job, deps, attempt()).catch((error: Error) => error);
+      const outcome = await runRobotJob(job, deps, idleAttempt()).catch((error: Error) => error);
       return { outcome, logins: toJobView((await jobs.get(job.jobId))!).logins };
     };
     return { run, opened };
