@@ -80,7 +80,14 @@ export class PortalSessions {
 
   /** The scope's stored session, when there is one, it opens with the scope's own context, and it has not expired. */
   async restoreSession(scope: SessionScope, log: Logger): Promise<RestoredSession | undefined> {
-    const stored = await this.store.get(portalSessionKey(scope));
+    let stored;
+    try {
+      stored = await this.store.get(portalSessionKey(scope));
+    } catch (error) {
+      // The store being out of reach costs a login, not the attempt.
+      log.warn('portal-session.unavailable', { error: error instanceof Error ? error.name : 'error' });
+      return undefined;
+    }
     if (!stored) return undefined;
     try {
       const { plaintext, messageHeader } = await decrypt(this.keyring, stored.blob);

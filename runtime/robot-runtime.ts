@@ -161,9 +161,9 @@ async function workOnItems<Input>(run: ItemsRun<Input>, planned: PlannedItems, c
   const holder = chunkIndex === undefined ? job.jobId : `${job.jobId}#${chunkIndex}`;
   const lease = robot.portalUrl ? await takePortalSlot(robot.portalUrl(input), holder, deps, attempt) : undefined;
   const stopRenewing = lease ? attempt.onHeartbeat(() => renewSlot(lease, deps)) : undefined;
-  const scope = sessionScopeOf(robot, input, job.owner);
-  const kept = scope && deps.portalSessionReuse ? await deps.portalSessionReuse.restoreSession(scope, deps.log) : undefined;
   try {
+    const scope = sessionScopeOf(robot, input, job.owner);
+    const kept = scope && deps.portalSessionReuse ? await deps.portalSessionReuse.restoreSession(scope, deps.log) : undefined;
     await inSession(deps, attempt.signal, { traceItems: true, ...(kept ? { storageState: kept.state } : {}) }, async (session) => {
       const itemContext: RobotContext = { ...context, page: session.page };
       const signIn = robot.login ? portalSignIn(run, itemContext, session, scope, kept?.version) : undefined;
