@@ -33,6 +33,13 @@ export const ENV = {
   portalMaxSessions: 'PORTAL_MAX_SESSIONS',
   /** Per-host exceptions to it: `host=N,host:port=M` (core/portal-session-caps.ts). */
   portalMaxSessionsByHost: 'PORTAL_MAX_SESSIONS_BY_HOST',
+  /** Kept portal sessions (DynamoDB, runtime/portal-sessions.ts) and how long one is used after its login. */
+  portalSessionsTable: 'PORTAL_SESSIONS_TABLE_NAME',
+  portalSessionTtlSeconds: 'PORTAL_SESSION_TTL_SECONDS',
+  /** The KMS key that seals kept sessions (AWS); when unset, the local stack's key file below. */
+  portalSessionKmsKeyArn: 'PORTAL_SESSION_KMS_KEY_ARN',
+  /** Local stack only: a file with the 32-byte AES key (base64) that seals kept sessions. */
+  portalSessionKeyFile: 'PORTAL_SESSION_KEY_FILE',
   /** Robots may read only the secrets whose names start with this (e.g. roboport/prod/robots/). */
   robotSecretsPrefix: 'ROBOT_SECRETS_PREFIX',
   /** Per-owner webhook signing secrets (DynamoDB). */

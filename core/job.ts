@@ -94,6 +94,8 @@ export interface Job {
   itemsTotal?: number;
   itemsSucceeded?: number;
   itemsFailed?: number;
+  /** Successful portal logins of the job's attempts (atomic ADD); kept sessions spare most of them (runtime/portal-sessions.ts). */
+  logins?: number;
 }
 
 export const WEBHOOK_DELIVERY_STATUSES = ['RETRYING', 'DELIVERED', 'FAILED'] as const;
@@ -136,7 +138,9 @@ export function jobProgress(job: Pick<Job, 'status' | 'startedAt' | 'updatedAt' 
 }
 
 /** The job as clients see it: no owner, hashes, keys or execution ARNs; item counters as `progress`. */
-export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed'> & {
+export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed' | 'logins'> & {
+  /** Portal logins so far; shown for jobs with items (0 when every attempt started from a kept session). */
+  logins?: number;
   progress?: JobProgress;
   artifacts: ArtifactView[];
 };
@@ -159,6 +163,7 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
     updatedAt: job.updatedAt,
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     ...(progress ? { progress } : {}),
+    ...(progress || job.logins !== undefined ? { logins: job.logins ?? 0 } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.retryOf ? { retryOf: job.retryOf } : {}),
     ...(job.webhook ? { webhook: job.webhook } : {}),

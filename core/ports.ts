@@ -21,6 +21,8 @@ export interface JobStore {
   setItemTotal(jobId: string, total: number): Promise<void>;
   /** Moves the item counters by `delta` in one atomic ADD; in every status, so that a late checkpoint still counts. */
   countItems(jobId: string, delta: ItemCountDelta): Promise<void>;
+  /** Counts one successful portal login in one atomic ADD; in every status, like countItems. */
+  countLogin(jobId: string): Promise<void>;
 }
 
 export interface TransitionChange {
@@ -51,4 +53,22 @@ export interface WorkflowStarter {
 /** Short-lived download links for artifacts. */
 export interface ArtifactLinks {
   presign(key: string, downloadName: string): Promise<string>;
+}
+
+/** A kept portal session as the store holds it (runtime/portal-sessions.ts seals and opens it). */
+export interface StoredPortalSession {
+  key: string;
+  /** The Encryption SDK message (header with the encryption context, then the sealed state). */
+  blob: Uint8Array;
+  /** Epoch seconds; also the table's TTL attribute (DynamoDB deletes lazily: opening checks it too). */
+  expiresAt: number;
+  /** New at every save, so that discarding an ended session never deletes a newer one. */
+  version: string;
+}
+
+export interface PortalSessionStore {
+  get(key: string): Promise<StoredPortalSession | undefined>;
+  put(session: StoredPortalSession): Promise<void>;
+  /** Deletes the session only while it is still `version`. */
+  delete(key: string, version: string): Promise<void>;
 }

@@ -45,3 +45,19 @@ export const SCHEDULES_TABLE = {
   /** Everyone's schedules for admins: partition `entity` (always "SCHEDULE"), sort `createdKey`. */
   byCreatedIndex: { name: 'byCreated', partitionKey: 'entity', sortKey: 'createdKey' },
 } as const;
+
+/**
+ * Kept portal sessions (runtime/portal-sessions.ts): one item per owner, portal host and
+ * credentials (partition `sessionKey`, a digest of the three), the sealed storage state in `blob`.
+ * A table of its own rather than a prefix of the artifacts bucket: a session is a small record
+ * replaced and deleted conditionally (an ended session must not take a newer one with it), it
+ * ages out by TTL without a lifecycle rule's day granularity, and only the robot runtimes get
+ * access to it (the API and anyone who may read artifacts do not).
+ */
+export const PORTAL_SESSIONS_TABLE = {
+  partitionKey: 'sessionKey',
+  ttlAttribute: 'expiresAt',
+} as const;
+
+/** The pair every sealed session's encryption context carries: the KMS grants of lib/ are conditioned on it. */
+export const PORTAL_SESSION_PURPOSE = { contextKey: 'roboport-purpose', value: 'roboport-portal-session' } as const;

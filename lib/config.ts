@@ -157,6 +157,12 @@ const stageSettingsSchema = z
       default: positiveInt.max(MAX_PORTAL_SESSIONS),
       byHost: z.record(z.string().regex(PORTAL_HOST_PATTERN, 'must be a lower-case host or host:port'), positiveInt.max(MAX_PORTAL_SESSIONS)),
     }),
+    /**
+     * Minutes a kept portal session (runtime/portal-sessions.ts) is used after its login; later
+     * chunks, retries and jobs of the owner start from it instead of logging in. Keep it below the
+     * portal's own session lifetime; a session the portal ended earlier costs one re-login.
+     */
+    portalSessionTtlMinutes: positiveInt.max(720),
     /** host[:port] the worker's egress guard lets through although private; empty on AWS. */
     egressAllowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'must be host or host:port')),
   })

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ACCOUNTS_TABLE, ITEMS_TABLE, JOBS_TABLE, LEASES_TABLE } from '../core/table-schema';
+import { ACCOUNTS_TABLE, ITEMS_TABLE, JOBS_TABLE, LEASES_TABLE, PORTAL_SESSIONS_TABLE } from '../core/table-schema';
 import { acknowledge } from './nag';
 
 export interface DataProps {
@@ -33,6 +33,14 @@ export class Data extends Construct {
   public readonly itemsTable: dynamodb.TableV2;
   /** Per-portal session slots of the robot workers (core/portal-lease.ts); expired slots age out by TTL. */
   public readonly leasesTable: dynamodb.TableV2;
+  /** Kept portal sessions of the robot runtimes (runtime/portal-sessions.ts), sealed; they age out by TTL. */
+  public readonly portalSessionsTable: dynamodb.TableV2;
+  /**
+   * Seals kept portal sessions (the AWS Encryption SDK's KMS keyring). A key of its own, not the
+   * data key, so that its grants can require the sessions' encryption context and nothing that
+   * may use the data key (artifacts, queues) can open a session.
+   */
+  public readonly portalSessionKey: kms.Key;
   /** Per-owner webhook signing secrets (core/webhook-secrets.ts); apart from jobs so few functions can read it. */
   public readonly accountsTable: dynamodb.TableV2;
   public readonly artifactsBucket: s3.Bucket;
@@ -93,6 +101,18 @@ export class Data extends Construct {
       ...tableDefaults,
       // Short-lived coordination state: nothing to recover.
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
+    });
+    this.portalSessionsTable = new dynamodb.TableV2(this, 'PortalSessionsTable', {
+      partitionKey: stringKey(PORTAL_SESSIONS_TABLE.partitionKey),
+      timeToLiveAttribute: PORTAL_SESSIONS_TABLE.ttlAttribute,
+      ...tableDefaults,
+      // Sessions live minutes: a restored backup would only hold expired ones.
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: false },
+    });
+    this.portalSessionKey = new kms.Key(this, 'PortalSessionKey', {
+      description: 'Roboport kept portal sessions (browser storage state after a robot login)',
+      enableKeyRotation: true,
+      removalPolicy: props.removalPolicy,
     });
     this.accountsTable = new dynamodb.TableV2(this, 'AccountsTable', { partitionKey: stringKey(ACCOUNTS_TABLE.partitionKey), ...tableDefaults });
 

@@ -1,5 +1,6 @@
 import { Duration, Size } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -9,7 +10,7 @@ import { ENV } from '../core/env-names';
 import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { DLQ_REPROCESSOR } from '../functions/api/routes';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
-import { grantRobotRuntimeAccess } from './robot-runtime-access';
+import { grantRobotRuntimeAccess, portalSessionReuseEnv } from './robot-runtime-access';
 import type { DeadLetterConsumer } from './workflow';
 
 export interface DlqReprocessorProps {
@@ -18,6 +19,10 @@ export interface DlqReprocessorProps {
   readonly jobsTable: ITableV2;
   readonly itemsTable: ITableV2;
   readonly leasesTable: ITableV2;
+  /** Kept portal sessions, the key that seals them, and how long one is used after its login. */
+  readonly portalSessionsTable: ITableV2;
+  readonly portalSessionKey: kms.IKey;
+  readonly portalSessionTtlMinutes: number;
   /** Owners' webhook secrets: a job settled here is announced from here. */
   readonly accountsTable: ITableV2;
   readonly artifactsBucket: IBucket;
@@ -69,6 +74,7 @@ export class DlqReprocessor extends Construct {
     grantRobotRuntimeAccess(this.function.role!, props);
     const environment: Record<string, string> = {
       [ENV.leasesTable]: props.leasesTable.tableName,
+      ...portalSessionReuseEnv(props),
       [ENV.artifactsBucket]: props.artifactsBucket.bucketName,
       [ENV.robotDeadLetterQueueUrl]: props.deadLetterQueue.queueUrl,
       [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,

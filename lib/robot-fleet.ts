@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
 import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { acknowledge, wildcardResourceFinding } from './nag';
-import { grantRobotRuntimeAccess } from './robot-runtime-access';
+import { grantRobotRuntimeAccess, portalSessionReuseEnv } from './robot-runtime-access';
 
 export interface RobotFleetProps {
   /** Repository root: the Docker build context of containers/robot/Dockerfile. */
@@ -26,6 +26,10 @@ export interface RobotFleetProps {
   readonly itemsTable: ITableV2;
   /** Per-portal session slots shared by all workers. */
   readonly leasesTable: ITableV2;
+  /** Kept portal sessions, the key that seals them, and how long one is used after its login. */
+  readonly portalSessionsTable: ITableV2;
+  readonly portalSessionKey: kms.IKey;
+  readonly portalSessionTtlMinutes: number;
   readonly artifactsBucket: IBucket;
   /** Robots may read the Secrets Manager secrets under this name prefix, and no others (e.g. roboport/prod/robots/). */
   readonly robotSecretsPrefix: string;
@@ -157,6 +161,7 @@ export class RobotFleet extends Construct {
         [ENV.jobsTable]: props.jobsTable.tableName,
         [ENV.itemsTable]: props.itemsTable.tableName,
         [ENV.leasesTable]: props.leasesTable.tableName,
+        ...portalSessionReuseEnv(props),
         [ENV.artifactsBucket]: props.artifactsBucket.bucketName,
         [ENV.robotQueueUrl]: props.robotQueue.queueUrl,
         [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,

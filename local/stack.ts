@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
@@ -23,7 +23,7 @@ import { startLocalApi } from './api-gateway';
 import { startConsoleServer } from './console-server';
 import { startDlqConsumer, type SqsBatchHandler } from './dlq-consumer';
 import { createLocalJwtVerifier, ensureUserPool, startLocalCognito } from './emulators/cognito';
-import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
+import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensurePortalSessionsTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
 import { startLocalScheduler } from './emulators/scheduler';
 import { startLocalStepFunctions } from './emulators/step-functions';
 import { ensureArtifactsBucket, LOCAL_S3_ACCESS_KEY, startLocalS3 } from './emulators/s3';
@@ -61,6 +61,8 @@ export interface LocalOutputs {
   ConsoleUrl: string;
   ArtifactsBucketName: string;
   JobsTableName: string;
+  /** Kept portal sessions (runtime/portal-sessions.ts), sealed. */
+  PortalSessionsTableName: string;
   RobotQueueUrl: string;
   RobotDeadLetterQueueUrl: string;
   StateMachineArn: string;
@@ -116,7 +118,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const secretsManager = await startLocalSecretsManager({ dataFile: path.join(options.dataDir, 'secrets-manager.json'), port: options.ports.secretsManager });
     closers.push(secretsManager.close);
 
-    const names = { table: `${NAME}-jobs`, items: `${NAME}-items`, leases: `${NAME}-leases`, accounts: `${NAME}-accounts`, schedules: `${NAME}-schedules`, bucket: `${NAME}-artifacts`, queue: `${NAME}-robot` };
+    const names = { table: `${NAME}-jobs`, items: `${NAME}-items`, leases: `${NAME}-leases`, accounts: `${NAME}-accounts`, portalSessions: `${NAME}-portal-sessions`, schedules: `${NAME}-schedules`, bucket: `${NAME}-artifacts`, queue: `${NAME}-robot` };
     const stateMachineArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${NAME}-jobs`;
     Object.assign(process.env, {
       AWS_REGION: LOCAL_REGION,
@@ -139,6 +141,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await ensureLeasesTable(dynamo, names.leases);
     await ensureAccountsTable(dynamo, names.accounts);
     await ensureSchedulesTable(dynamo, names.schedules);
+    await ensurePortalSessionsTable(dynamo, names.portalSessions);
     const queue = await ensureRobotQueue(sqs, names.queue);
     await ensureArtifactsBucket(new S3Client({ forcePathStyle: true }), names.bucket);
     const pool = await ensureUserPool(new CognitoIdentityProviderClient({}), { users: [...LOCAL_USERS] });
@@ -165,6 +168,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.egressAllowHosts]: [sandbox.url, portal.url].map((url) => new URL(url).host).join(','),
       [ENV.robotSecretsPrefix]: ROBOT_SECRETS_PREFIX,
       [ENV.pageCursorKeySecretArn]: pageCursorKeySecretArn,
+      [ENV.portalSessionsTable]: names.portalSessions,
+      [ENV.portalSessionKeyFile]: ensurePortalSessionKey(options.dataDir),
     });
 
     const timings = options.workflow ?? { retryIntervalSeconds: 2 };
@@ -256,6 +261,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ConsoleUrl: adminConsole.url,
       ArtifactsBucketName: names.bucket,
       JobsTableName: names.table,
+      PortalSessionsTableName: names.portalSessions,
       RobotQueueUrl: queue.queueUrl,
       RobotDeadLetterQueueUrl: queue.deadLetterQueueUrl,
       StateMachineArn: stateMachineArn,
@@ -282,6 +288,17 @@ async function ensurePageCursorKey(secrets: SecretsManagerClient): Promise<strin
   await ensureJsonSecret(secrets, name, pageCursorKeySecretSchema, () => ({ key: randomBytes(32).toString('base64url') }));
   const { ARN } = await secrets.send(new DescribeSecretCommand({ SecretId: name }));
   return ARN ?? name;
+}
+
+/**
+ * The AES key that seals kept portal sessions locally (KMS plays this part in AWS): 32 random bytes
+ * generated on first start into the data directory, readable by this user only. Only its path
+ * travels (in the environment); the key itself is never printed.
+ */
+function ensurePortalSessionKey(dataDir: string): string {
+  const file = path.join(dataDir, 'portal-session.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
+  return file;
 }
 
 type StepHandler = (payload: unknown) => Promise<unknown>;
@@ -337,6 +354,9 @@ function workerEnv(): Record<string, string> {
     ENV.jobsTable,
     ENV.itemsTable,
     ENV.leasesTable,
+    ENV.portalSessionsTable,
+    ENV.portalSessionKeyFile,
+    ENV.portalSessionTtlSeconds,
     ENV.artifactsBucket,
     ENV.robotQueueUrl,
     ENV.s3ForcePathStyle,

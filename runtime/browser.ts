@@ -4,6 +4,7 @@ import path from 'node:path';
 import sparticuzChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type BrowserContext, type BrowserServer, type Page } from 'playwright-core';
 import { guardContextEgress, type EgressPolicy } from './egress-route';
+import type { StorageState } from './portal-sessions';
 
 export interface WorkerBrowserOptions {
   /** A Chromium binary; unset means @sparticuz/chromium's bundled one. */
@@ -23,12 +24,16 @@ export interface JobSession {
   stopItemTrace(keep: boolean): Promise<Uint8Array | undefined>;
   /** The values of the context's cookies now (the portal session among them): never shown in evidence. */
   cookieValues(): Promise<string[]>;
+  /** The context's cookies and storage now: what a signed-in session is kept as (runtime/portal-sessions.ts). */
+  storageState(): Promise<StorageState>;
   close(): Promise<void>;
 }
 
 export interface SessionOptions {
   /** Record a trace (screenshots + DOM snapshots) per item, kept only for failed items. */
   traceItems?: boolean;
+  /** Start signed in: the context opens with a kept session's cookies and storage. */
+  storageState?: StorageState;
 }
 
 /** What the worker needs from the browser (and what unit tests fake). */
@@ -71,7 +76,11 @@ export class WorkerBrowser implements JobSessions {
 
   async open(policy: EgressPolicy, options: SessionOptions = {}): Promise<JobSession> {
     const running = this.ensureRunning();
-    const context = await (await running).browser.newContext({ acceptDownloads: true, serviceWorkers: 'block' });
+    const context = await (await running).browser.newContext({
+      acceptDownloads: true,
+      serviceWorkers: 'block',
+      ...(options.storageState ? { storageState: options.storageState } : {}),
+    });
     // Trace zips pass through here on their way to S3; removed with the session.
     const scratch = await mkdtemp(path.join(tmpdir(), 'roboport-job-'));
     const close = async () => {
@@ -84,7 +93,8 @@ export class WorkerBrowser implements JobSessions {
       if (options.traceItems) await context.tracing.start({ screenshots: true, snapshots: true });
       const page = await context.newPage();
       const cookieValues = async () => (await context.cookies()).map((cookie) => cookie.value);
-      return { page, close, cookieValues, ...itemTracing(context, scratch, options.traceItems === true) };
+      const storageState = () => context.storageState();
+      return { page, close, cookieValues, storageState, ...itemTracing(context, scratch, options.traceItems === true) };
     } catch (error) {
       await close();
       throw error;

@@ -2,6 +2,7 @@ import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../core/config';
 import { DEFAULT_JOB_TIMEOUTS, deliveryTiming, type DeliveryTiming } from '../core/delivery';
 import { ENV } from '../core/env-names';
 import { loadPortalSessionCaps, type PortalSessionCaps } from '../core/portal-session-caps';
+import type { SessionKeySource } from './portal-sessions';
 
 /** What the robot runtime needs wherever it runs (the worker, the DLQ reprocessor Lambda). */
 export interface RuntimeConfig {
@@ -14,6 +15,8 @@ export interface RuntimeConfig {
   /** The bound of jobs stored before each job carried its own timeoutSeconds. */
   defaultJobTimeoutSeconds: number;
   portalSessions: PortalSessionCaps;
+  /** Where signed-in portal sessions are kept, sealed with which key, and for how long. */
+  portalSessionReuse: { table: string; ttlSeconds: number; key: SessionKeySource };
   /** Unset: robots get no secrets at all. */
   secretsPrefix?: string;
   chromiumPath?: string;
@@ -26,6 +29,9 @@ export interface WorkerConfig extends RuntimeConfig {
   queueUrl: string;
   concurrency: number;
 }
+
+/** The stage setting's default (lib/config.ts portalSessionTtlMinutes). */
+const DEFAULT_PORTAL_SESSION_TTL_SECONDS = 30 * 60;
 
 /** A 15 s window: a crashed worker's job is running again on another worker within seconds. */
 const DEFAULT_BEAT_SECONDS = 5;
@@ -51,9 +57,20 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     timing: deliveryTiming(intEnv(ENV.workerHeartbeatSeconds, DEFAULT_BEAT_SECONDS, env)),
     defaultJobTimeoutSeconds: intEnv(ENV.jobTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.defaultSeconds, env),
     portalSessions: loadPortalSessionCaps(env),
+    portalSessionReuse: loadPortalSessionReuse(env),
     ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),
     jobRetentionDays: optionalIntEnv(ENV.jobRetentionDays, env),
     s3ForcePathStyle: env[ENV.s3ForcePathStyle] === 'true',
+  };
+}
+
+/** The stage's KMS key in AWS; the local stack names a key file instead. One of them is required. */
+function loadPortalSessionReuse(env: NodeJS.ProcessEnv): RuntimeConfig['portalSessionReuse'] {
+  const kmsKeyArn = env[ENV.portalSessionKmsKeyArn]?.trim();
+  return {
+    table: requireEnv(ENV.portalSessionsTable, env),
+    ttlSeconds: intEnv(ENV.portalSessionTtlSeconds, DEFAULT_PORTAL_SESSION_TTL_SECONDS, env),
+    key: kmsKeyArn ? { kmsKeyArn } : { localKeyFile: requireEnv(ENV.portalSessionKeyFile, env) },
   };
 }

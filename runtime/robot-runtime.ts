@@ -10,6 +10,7 @@ import type { JobStore } from '../core/ports';
 import {
   ITEM_KEY_PATTERN,
   RobotError,
+  SESSION_ENDED,
   businessError,
   isItemRobot,
   technicalError,
@@ -23,9 +24,10 @@ import {
 } from '../core/robot';
 import type { SecretSource } from '../core/secrets';
 import type { ChunkRef, RobotResult } from '../core/workflow-contract';
-import type { JobSession, JobSessions } from './browser';
+import type { JobSession, JobSessions, SessionOptions } from './browser';
 import { redactEvidence, type EvidenceFile } from './evidence-redaction';
 import { credentialsReader } from './portal-credentials';
+import type { PortalSessions, SessionScope } from './portal-sessions';
 
 /**
  * The robot runtime: runs one attempt of a job's robot. Simple robots run once; item robots run
@@ -52,6 +54,8 @@ export interface RuntimeDeps {
   leaseWaitMs: number | undefined;
   robots: RobotCatalog;
   sessions: JobSessions;
+  /** Kept portal sessions (runtime/portal-sessions.ts); undefined: robots sign in at every attempt. */
+  portalSessionReuse?: PortalSessions;
   egressAllowHosts: readonly string[];
   log: Logger;
 }
@@ -111,7 +115,7 @@ export async function runRobotJob(job: Job, deps: RuntimeDeps, attempt: AttemptC
 }
 
 async function runSimpleRobot<Input>(robot: SimpleRobot<Input>, input: Input, deps: RuntimeDeps, context: FinishContext, files: JobFiles): Promise<RobotResult> {
-  return inSession(deps, context.signal, false, async (session) => {
+  return inSession(deps, context.signal, {}, async (session) => {
     const { status } = await robot.run({ ...context, page: session.page }, input);
     return { status, artifactCount: files.count };
   });
@@ -158,13 +162,17 @@ async function workOnItems<Input>(run: ItemsRun<Input>, planned: PlannedItems, c
   const lease = robot.portalUrl ? await takePortalSlot(robot.portalUrl(input), holder, deps, attempt) : undefined;
   const stopRenewing = lease ? attempt.onHeartbeat(() => renewSlot(lease, deps)) : undefined;
   try {
-    await inSession(deps, attempt.signal, true, async (session) => {
+    const scope = sessionScopeOf(robot, input, job.owner);
+    const kept = scope && deps.portalSessionReuse ? await deps.portalSessionReuse.restoreSession(scope, deps.log) : undefined;
+    await inSession(deps, attempt.signal, { traceItems: true, ...(kept ? { storageState: kept.state } : {}) }, async (session) => {
       const itemContext: RobotContext = { ...context, page: session.page };
-      await robot.login?.(itemContext, input);
+      const signIn = robot.login ? portalSignIn(run, itemContext, session, scope, kept?.version) : undefined;
+      if (kept) deps.log.info('portal-session.reused', { host: scope?.host });
+      else await signIn?.login();
       let done = planned.all - planned.todo.length;
       for (const item of planned.todo) {
         await attempt.checkpoint();
-        await runItem(robot, item, input, job.jobId, { deps, attempt, session, context: itemContext, files });
+        await runItem(robot, item, input, job.jobId, { deps, attempt, session, context: itemContext, files, ...(signIn ? { signIn } : {}) });
         context.progress(++done, planned.all);
       }
     });
@@ -195,6 +203,57 @@ interface ItemRun {
   session: JobSession;
   context: RobotContext;
   files: JobFiles;
+  /** Robots that sign in: signs in again when an item finds the session ended. */
+  signIn?: PortalSignIn;
+}
+
+/** The portal session a robot declares it signs in with; undefined when it keeps none. */
+function sessionScopeOf<Input>(robot: ItemRobot<Input>, input: Input, owner: string): SessionScope | undefined {
+  if (!robot.portalUrl || !robot.sessionCredentials) return undefined;
+  return { owner, host: new URL(robot.portalUrl(input)).host, credentialsRef: robot.sessionCredentials(input) };
+}
+
+interface PortalSignIn {
+  login(): Promise<void>;
+  /** The session ended (the robot threw sessionEnded()): forget the kept one and sign in again. */
+  relogin(): Promise<void>;
+}
+
+/**
+ * Signs in with the robot's login, counts the login on the job and keeps the new session (when
+ * the robot declares its credentials). A refused login throws (a business error, never tried
+ * again) and leaves no kept session for those credentials.
+ */
+function portalSignIn<Input>(run: ItemsRun<Input>, context: RobotContext, session: JobSession, scope: SessionScope | undefined, keptVersion: string | undefined): PortalSignIn {
+  const { robot, input, job, deps } = run;
+  const reuse = scope ? deps.portalSessionReuse : undefined;
+  let version = keptVersion;
+  let logins = 0;
+  const login = async () => {
+    try {
+      await robot.login?.(context, input);
+    } catch (error) {
+      if (reuse && scope && error instanceof RobotError && error.type === 'BUSINESS') await reuse.discardSession(scope);
+      throw error;
+    }
+    await deps.store.countLogin(job.jobId);
+    deps.log.info('portal.login', { host: scope?.host, attemptLogins: ++logins });
+    if (!reuse || !scope) return;
+    try {
+      version = await reuse.saveSession(scope, await session.storageState(), deps.log);
+    } catch (error) {
+      // The attempt goes on signed in; the next one signs in again.
+      deps.log.warn('portal-session.save-failed', { error });
+    }
+  };
+  return {
+    login,
+    async relogin() {
+      if (reuse && scope && version) await reuse.discardSession(scope, version);
+      version = undefined;
+      await login();
+    },
+  };
 }
 
 /**
@@ -205,6 +264,7 @@ interface ItemRun {
 async function runItem<Input>(robot: ItemRobot<Input>, item: WorkItem, input: Input, jobId: string, run: ItemRun): Promise<void> {
   const { deps, attempt, session, context, files } = run;
   const log = deps.log.child({ item: item.key });
+  let signedInAgain = false;
   for (let tryNumber = 1; ; tryNumber++) {
     const begun = await deps.items.beginItem(jobId, item.key, new Date().toISOString());
     // Settled meanwhile by another delivery of this job.
@@ -222,6 +282,14 @@ async function runItem<Input>(robot: ItemRobot<Input>, item: WorkItem, input: In
       // Stopped mid-item: leave it as it was begun; the next attempt does it again.
       if (attempt.signal.aborted) throw error;
       failure = asRobotError(error);
+    }
+    // Once per item, so that a portal that keeps showing its login page cannot loop.
+    if (failure.code === SESSION_ENDED && run.signIn && !signedInAgain) {
+      signedInAgain = true;
+      log.info('portal-session.ended');
+      await discardTrace(session);
+      await run.signIn.relogin();
+      continue;
     }
     const retry = failure.type === 'TECHNICAL' && tryNumber < ITEM_TRIES;
     const evidence = retry ? await discardTrace(session) : await captureEvidence(session, files, begun, log);
@@ -324,11 +392,8 @@ async function renewSlot(lease: PortalLease, deps: RuntimeDeps): Promise<void> {
  * A browser session for `use`, closed when it returns, and at once when the attempt is aborted:
  * a robot that ignores the signal then fails on its closed page instead of running on.
  */
-async function inSession<T>(deps: RuntimeDeps, signal: AbortSignal, traceItems: boolean, use: (session: JobSession) => Promise<T>): Promise<T> {
-  const session = await deps.sessions.open(
-    { allowHosts: deps.egressAllowHosts, onRefused: (url, reason) => deps.log.warn('egress.refused', { url, reason }) },
-    { traceItems },
-  );
+async function inSession<T>(deps: RuntimeDeps, signal: AbortSignal, options: SessionOptions, use: (session: JobSession) => Promise<T>): Promise<T> {
+  const session = await deps.sessions.open({ allowHosts: deps.egressAllowHosts, onRefused: (url, reason) => deps.log.warn('egress.refused', { url, reason }) }, options);
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= session.close().catch((error: unknown) => deps.log.warn('session.close-failed', { error })));
   signal.addEventListener('abort', close, { once: true });

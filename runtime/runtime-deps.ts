@@ -4,6 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoItemStore } from '../core/adapters/dynamo-item-store';
 import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
 import { DynamoPortalLeaseStore } from '../core/adapters/dynamo-portal-lease';
+import { DynamoPortalSessionStore } from '../core/adapters/dynamo-portal-session-store';
 import { SecretsManagerSource } from '../core/adapters/secrets';
 import type { Logger } from '../core/logger';
 import { ProgressCountingItemStore } from '../core/progress';
@@ -11,6 +12,7 @@ import { robotCatalog } from '../robots';
 import type { JobSessions } from './browser';
 import type { RuntimeConfig } from './config';
 import type { AttemptDeps } from './handle-message';
+import { PortalSessions, sessionKeyring } from './portal-sessions';
 
 export interface RuntimeWiring {
   log: Logger;
@@ -40,6 +42,11 @@ export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, le
     leaseWaitMs,
     robots: robotCatalog,
     sessions,
+    portalSessionReuse: new PortalSessions(
+      new DynamoPortalSessionStore(dynamo, config.portalSessionReuse.table),
+      sessionKeyring(config.portalSessionReuse.key),
+      config.portalSessionReuse.ttlSeconds,
+    ),
     artifactsBucket: config.artifactsBucket,
     egressAllowHosts: config.egressAllowHosts,
     timing: config.timing,

@@ -165,6 +165,10 @@ export class DynamoJobStore implements JobStore {
     await this.updateExisting(jobId, 'ADD itemsSucceeded :succeeded, itemsFailed :failed', { ':succeeded': delta.succeeded, ':failed': delta.failed });
   }
 
+  async countLogin(jobId: string): Promise<void> {
+    await this.updateExisting(jobId, 'ADD logins :one', { ':one': 1 });
+  }
+
   /** One unconditional change of a job that exists, whatever its status. */
   private async updateExisting(jobId: string, updateExpression: string, values: Record<string, unknown>): Promise<void> {
     try {

@@ -8,7 +8,7 @@ import {
   type DynamoDBClient,
   type TableDescription,
 } from '@aws-sdk/client-dynamodb';
-import { ACCOUNTS_TABLE, ITEMS_TABLE, JOBS_TABLE, LEASES_TABLE, SCHEDULES_TABLE } from '../../core/table-schema';
+import { ACCOUNTS_TABLE, ITEMS_TABLE, JOBS_TABLE, LEASES_TABLE, PORTAL_SESSIONS_TABLE, SCHEDULES_TABLE } from '../../core/table-schema';
 import { closeServer, listenOnLoopback } from './http-server';
 import { pollUntil } from './poll';
 
@@ -91,6 +91,18 @@ export async function ensureLeasesTable(client: DynamoDBClient, tableName: strin
       BillingMode: 'PAY_PER_REQUEST',
       KeySchema: [{ AttributeName: LEASES_TABLE.partitionKey, KeyType: 'HASH' }],
       AttributeDefinitions: [{ AttributeName: LEASES_TABLE.partitionKey, AttributeType: 'S' }],
+    }),
+  );
+}
+
+/** Kept portal sessions; dynalite has no TTL: runtime/portal-sessions.ts checks the expiry itself. */
+export async function ensurePortalSessionsTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  await ensureTable(client, tableName, () =>
+    createTable(client, {
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: PORTAL_SESSIONS_TABLE.partitionKey, KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: PORTAL_SESSIONS_TABLE.partitionKey, AttributeType: 'S' }],
     }),
   );
 }

@@ -39,7 +39,7 @@ describe('fan-out of a big job', () => {
     const downloads = invoices.filter((invoice) => !invoice.startsWith('404')).map((invoice) => (after.downloads[invoice] ?? 0) - (before.downloads[invoice] ?? 0));
     console.log(`fan-out: items=${invoices.length} chunks=5 downloads=${downloads.reduce((a, b) => a + b, 0)} logins=${after.logins - before.logins} attempts=${job.attempts}`);
     expect(downloads).toEqual(Array(118).fill(1));
-    // One login per chunk (sessions are not shared across chunks yet).
+    // At most one login per chunk: chunks start from the owner's kept portal session when there is one.
     expect(after.logins - before.logins).toBeLessThanOrEqual(5 + 2);
     const manifest = JSON.parse(await (await fetch(job.artifacts.find((artifact: { name: string }) => artifact.name === 'manifest.json').url)).text());
     expect(manifest).toMatchObject({ succeeded: 118, failed: 2 });

@@ -4,7 +4,8 @@ import { ENV } from '../../core/env-names';
 import type { Data } from '../../lib/data';
 import { DlqReprocessor } from '../../lib/dlq-reprocessor';
 import type { Workflow } from '../../lib/workflow';
-import { actionsOf, allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, stageConfig, statementsOf } from './support/cdk';
+import { PORTAL_SESSION_PURPOSE } from '../../core/table-schema';
+import { actionsOf, allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, sessionKeyStatements, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('dev');
 let data: Data;
@@ -26,6 +27,9 @@ beforeAll(() => {
     jobsTable: data.jobsTable,
     itemsTable: data.itemsTable,
     leasesTable: data.leasesTable,
+    portalSessionsTable: data.portalSessionsTable,
+    portalSessionKey: data.portalSessionKey,
+    portalSessionTtlMinutes: config.portalSessionTtlMinutes,
     accountsTable: data.accountsTable,
     artifactsBucket: data.artifactsBucket,
     robotSecretsPrefix: 'roboport/dev/robots/',
@@ -94,5 +98,20 @@ describe('DlqReprocessor', () => {
     const tableWrites = JSON.stringify(statements.filter((statement) => actionsOf(statement).includes('dynamodb:UpdateItem')).map((statement) => statement.Resource));
     for (const table of [data.jobsTable, data.itemsTable, data.leasesTable]) expect(tableWrites).toContain(logicalIdOf(table));
     expect(actions).not.toContain('sqs:SendMessage');
+  });
+
+  it('keeps portal sessions like the workers: the sessions table, and the session key only with the sessions\' encryption context', () => {
+    const variables = functionProperties().Environment.Variables;
+    expect(variables[ENV.portalSessionsTable]).toEqual({ Ref: logicalIdOf(data.portalSessionsTable) });
+    expect(variables[ENV.portalSessionKmsKeyArn]).toEqual({ 'Fn::GetAtt': [logicalIdOf(data.portalSessionKey), 'Arn'] });
+    expect(variables[ENV.portalSessionTtlSeconds]).toBe(String(config.portalSessionTtlMinutes * 60));
+    expect(sessionKeyStatements(template, reprocessor.function.role!, data)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [logicalIdOf(data.portalSessionKey), 'Arn'] },
+        Condition: { StringEquals: { [`kms:EncryptionContext:${PORTAL_SESSION_PURPOSE.contextKey}`]: PORTAL_SESSION_PURPOSE.value } },
+      },
+    ]);
   });
 });

@@ -21,6 +21,7 @@ const entries = [...API_ROUTES.map((route) => route.entry), ...Object.values(WOR
 
 /** Plausible values for every variable infrastructure may set, by the kind of value it holds. */
 function placeholderFor(name: string): string {
+  if (name.endsWith('_KMS_KEY_ARN')) return 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
   if (name.endsWith('_ARN')) return 'arn:aws:states:eu-west-1:123456789012:stateMachine:placeholder';
   if (name.endsWith('_URL')) return 'https://sqs.eu-west-1.amazonaws.com/123456789012/placeholder';
   if (name.endsWith('_BY_HOST')) return 'portal.example.com=3';

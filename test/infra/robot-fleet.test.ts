@@ -4,7 +4,8 @@ import { ENV } from '../../core/env-names';
 import type { Data } from '../../lib/data';
 import { RobotFleet } from '../../lib/robot-fleet';
 import type { Workflow } from '../../lib/workflow';
-import { allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, REPO_ROOT, stageConfig, statementsOf } from './support/cdk';
+import { PORTAL_SESSION_PURPOSE, PORTAL_SESSIONS_TABLE } from '../../core/table-schema';
+import { allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, REPO_ROOT, sessionKeyStatements, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('prod');
 let fleet: RobotFleet;
@@ -22,6 +23,9 @@ beforeAll(() => {
     jobsTable: data.jobsTable,
     itemsTable: data.itemsTable,
     leasesTable: data.leasesTable,
+    portalSessionsTable: data.portalSessionsTable,
+    portalSessionKey: data.portalSessionKey,
+    portalSessionTtlMinutes: 45,
     artifactsBucket: data.artifactsBucket,
     robotSecretsPrefix: 'roboport/prod/robots/',
     portalSessions: { default: 3, byHost: { 'portal.example.com': 6, 'legacy.example.org:8443': 1 } },
@@ -121,6 +125,10 @@ describe('RobotFleet', () => {
     expect(environment[ENV.artifactsBucket]).toEqual({ Ref: logicalIdOf(data.artifactsBucket) });
     expect(environment[ENV.itemsTable]).toEqual({ Ref: logicalIdOf(data.itemsTable) });
     expect(environment[ENV.leasesTable]).toEqual({ Ref: logicalIdOf(data.leasesTable) });
+    expect(environment[ENV.portalSessionsTable]).toEqual({ Ref: logicalIdOf(data.portalSessionsTable) });
+    expect(environment[ENV.portalSessionKmsKeyArn]).toEqual({ 'Fn::GetAtt': [logicalIdOf(data.portalSessionKey), 'Arn'] });
+    expect(environment[ENV.portalSessionTtlSeconds]).toBe('2700');
+    expect(environment).not.toHaveProperty(ENV.portalSessionKeyFile);
     expect(environment[ENV.robotSecretsPrefix]).toBe('roboport/prod/robots/');
     // The stage's portal session caps, read back by core/portal-session-caps.ts loadPortalSessionCaps.
     expect(environment[ENV.portalMaxSessions]).toBe('3');
@@ -162,7 +170,25 @@ describe('RobotFleet', () => {
     expect(allowedActionsOf(template, fleet.taskDefinition.taskRole).filter((a) => a.startsWith('secretsmanager:')).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
     const tableWrites = statementsOf(template, fleet.taskDefinition.taskRole).filter((s) => [s.Action].flat().includes('dynamodb:PutItem'));
     const tables = JSON.stringify(tableWrites.flatMap((s) => [s.Resource].flat()));
-    for (const table of [data.itemsTable, data.leasesTable]) expect(tables).toContain(logicalIdOf(table));
+    for (const table of [data.itemsTable, data.leasesTable, data.portalSessionsTable]) expect(tables).toContain(logicalIdOf(table));
+  });
+
+  it('keeps portal sessions in a TTL table, sealed with a rotated key of their own that the task may use only with the sessions\' encryption context', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [{ AttributeName: PORTAL_SESSIONS_TABLE.partitionKey, KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: PORTAL_SESSIONS_TABLE.ttlAttribute, Enabled: true },
+    });
+    const key = template.findResources('AWS::KMS::Key')[logicalIdOf(data.portalSessionKey)];
+    expect(key?.Properties.EnableKeyRotation).toBe(true);
+    expect(logicalIdOf(data.portalSessionKey)).not.toBe(logicalIdOf(data.key));
+    expect(sessionKeyStatements(template, fleet.taskDefinition.taskRole, data)).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: { 'Fn::GetAtt': [logicalIdOf(data.portalSessionKey), 'Arn'] },
+        Condition: { StringEquals: { [`kms:EncryptionContext:${PORTAL_SESSION_PURPOSE.contextKey}`]: PORTAL_SESSION_PURPOSE.value } },
+      },
+    ]);
   });
 
   it('ships the worker logs to a log group with the stage retention', () => {

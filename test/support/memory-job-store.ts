@@ -60,6 +60,12 @@ export class MemoryJobStore implements JobStore {
     job.itemsFailed = (job.itemsFailed ?? 0) + delta.failed;
   }
 
+  async countLogin(jobId: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFound(jobId);
+    job.logins = (job.logins ?? 0) + 1;
+  }
+
   async list(query: JobListQuery): Promise<JobPage> {
     const all = [...this.jobs.values()]
       .filter((job) => (query.owner === undefined || job.owner === query.owner) && (!query.status || job.status === query.status))

@@ -9,7 +9,7 @@ import type { ItemRobot, RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { BoundSecret, SecretSource } from '../../core/secrets';
 import type { JobSessions } from '../../runtime/browser';
 import type { AttemptDeps } from '../../runtime/handle-message';
-import type { RuntimeDeps } from '../../runtime/robot-runtime';
+import type { AttemptControl, RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore } from './memory-item-store';
 import { MemoryJobStore } from './memory-job-store';
 
@@ -125,7 +125,7 @@ export function idleSessions(onOpen: () => void = () => {}, onClose: () => void 
   return {
     open: async () => {
       onOpen();
-      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, cookieValues: async () => [], close: async () => onClose() };
+      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, cookieValues: async () => [], storageState: async () => ({ cookies: [], origins: [] }), close: async () => onClose() };
     },
   };
 }
@@ -155,3 +155,12 @@ export function fakeRuntimeDeps(robot: RobotDefinition, overrides: Partial<Runti
     ...overrides,
   };
 }
+
+/** An attempt nobody steers: never aborted, no heartbeats, waits in place. */
+export const idleAttempt = (): AttemptControl => ({
+  signal: new AbortController().signal,
+  draining: new AbortController().signal,
+  checkpoint: async () => {},
+  onHeartbeat: () => () => {},
+  whileWaiting: (work) => work(),
+});

@@ -3,10 +3,10 @@ import { planJob } from '../../core/fan-out';
 import { jobProgress, toJobView, type Job } from '../../core/job';
 import { itemCountDelta, ProgressCountingItemStore } from '../../core/progress';
 import { businessError } from '../../core/robot';
-import { runRobotJob, type AttemptControl } from '../../runtime/robot-runtime';
+import { runRobotJob } from '../../runtime/robot-runtime';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { catalogOf, fakeRuntimeDeps, keysRobot } from '../support/robot-runtime-fakes';
+import { catalogOf, fakeRuntimeDeps, idleAttempt, keysRobot } from '../support/robot-runtime-fakes';
 
 const NOW = '2026-12-02T10:00:00.000Z';
 const technical = { type: 'TECHNICAL' as const, code: 'PORTAL_DOWN', message: '503' };
@@ -81,14 +81,6 @@ describe('item counters on the job record', () => {
 });
 
 describe('item counters through the runtime', () => {
-  const attempt = (): AttemptControl => ({
-    signal: new AbortController().signal,
-    draining: new AbortController().signal,
-    checkpoint: async () => {},
-    onHeartbeat: () => () => {},
-    whileWaiting: (work) => work(),
-  });
-
   it('equal the listing after a chunk is delivered again, twice at once, and after the finish', async () => {
     const robot = keysRobot({
       processItem: async (_context, { key }) => {
@@ -100,13 +92,13 @@ describe('item counters through the runtime', () => {
     const plan = await planJob({ store: jobs, items, robots: catalogOf(robot) }, job.jobId, 3);
     expect(plan.chunks).toEqual([0, 1]);
 
-    await runRobotJob(job, deps, attempt(), { kind: 'chunk', chunk: { index: 0, size: 3 } });
+    await runRobotJob(job, deps, idleAttempt(), { kind: 'chunk', chunk: { index: 0, size: 3 } });
     expect(await counters()).toEqual({ total: 5, succeeded: 3, failed: 0 });
     // Chunk 0 redelivered (its worker seemed dead): it finds its items settled and counts nothing.
-    await runRobotJob(job, deps, attempt(), { kind: 'chunk', chunk: { index: 0, size: 3 } });
+    await runRobotJob(job, deps, idleAttempt(), { kind: 'chunk', chunk: { index: 0, size: 3 } });
     // Chunk 1 delivered twice at once: each item is checkpointed by one of them only.
-    await Promise.all([1, 2].map(() => runRobotJob(job, deps, attempt(), { kind: 'chunk', chunk: { index: 1, size: 3 } })));
-    await runRobotJob(job, deps, attempt(), { kind: 'finish' });
+    await Promise.all([1, 2].map(() => runRobotJob(job, deps, idleAttempt(), { kind: 'chunk', chunk: { index: 1, size: 3 } })));
+    await runRobotJob(job, deps, idleAttempt(), { kind: 'finish' });
 
     expect(await counters()).toEqual({ total: 5, succeeded: 4, failed: 1 });
     expect(await counters()).toEqual(await listed());

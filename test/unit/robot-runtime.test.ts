@@ -59,6 +59,7 @@ function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): 
           return keep ? emptyTrace() : undefined;
         },
         cookieValues: async () => [],
+        storageState: async () => ({ cookies: [], origins: [] }),
         close: async () => void (sessionsClosed += tracing ? 0 : 1),
       };
     },

@@ -118,3 +118,9 @@ export function placeholderOf(intrinsic: unknown): string {
   if (getAtt) return `<GetAtt:${getAtt.join('.')}>`;
   throw new Error(`Unexpected intrinsic: ${JSON.stringify(intrinsic)}`);
 }
+
+/** The role's statements that name the portal session key (runtime/portal-sessions.ts seals sessions with it). */
+export function sessionKeyStatements(template: Template, role: IRole, data: { portalSessionKey: { node: { defaultChild?: unknown } } }): Statement[] {
+  const keyId = logicalIdOf(data.portalSessionKey);
+  return statementsOf(template, role).filter((statement) => JSON.stringify(statement.Resource).includes(`"${keyId}"`));
+}
