@@ -94,6 +94,8 @@ export interface Job {
   itemsTotal?: number;
   itemsSucceeded?: number;
   itemsFailed?: number;
+  /** Counts the writes of this job (1 at creation): live events carry it so clients drop stale frames (core/job-events.ts). */
+  version?: number;
 }
 
 export const WEBHOOK_DELIVERY_STATUSES = ['RETRYING', 'DELIVERED', 'FAILED'] as const;
@@ -136,7 +138,7 @@ export function jobProgress(job: Pick<Job, 'status' | 'startedAt' | 'updatedAt' 
 }
 
 /** The job as clients see it: no owner, hashes, keys or execution ARNs; item counters as `progress`. */
-export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed'> & {
+export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed' | 'version'> & {
   progress?: JobProgress;
   artifacts: ArtifactView[];
 };
