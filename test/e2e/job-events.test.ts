@@ -92,7 +92,7 @@ describe('live job events on the local stack', () => {
     expect([aliceEnd.status, bobEnd.status]).toEqual(['PARTIAL', 'SUCCEEDED']);
 
     // The last write is published as it is made; its frame may trail the GET that saw it by a moment.
-    const ended = (subscriber: Subscriber, jobId: string) => subscriber.frames.some((f) => f.job.jobId === jobId && isTerminal(f.job.status));
+    const ended = (subscriber: Subscriber, jobId: string) => subscriber.frames.some((f) => f.job.jobId === jobId && isTerminal(f.job));
     await pollUntil(() => ended(aliceEvents, aliceId) && ended(bobEvents, bobId) && ended(adminEvents, aliceId) && ended(adminEvents, bobId), {
       timeoutMs: 10_000,
       description: 'the terminal frames of both jobs',
@@ -131,7 +131,7 @@ describe('live job events on the local stack', () => {
     subscribers.push(follower, snooper);
     await client.waitForJob(alice, jobId, isTerminal, 60_000);
     await client.waitForJob(alice, other.body.jobId as string, isTerminal, 60_000);
-    await pollUntil(() => follower.frames.some((f) => isTerminal(f.job.status)), { timeoutMs: 10_000, description: 'the followed job’s terminal frame' });
+    await pollUntil(() => follower.frames.some((f) => isTerminal(f.job)), { timeoutMs: 10_000, description: 'the followed job’s terminal frame' });
     console.log(`job events, one job followed: ${follower.frames.length} frames, other jobs' frames ${follower.frames.filter((f) => f.job.jobId !== jobId).length}; bob naming alice's job received ${snooper.frames.length}`);
     expect(follower.frames.every((f) => f.job.jobId === jobId)).toBe(true);
     expect(snooper.frames).toEqual([]);
