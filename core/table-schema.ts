@@ -45,3 +45,17 @@ export const SCHEDULES_TABLE = {
   /** Everyone's schedules for admins: partition `entity` (always "SCHEDULE"), sort `createdKey`. */
   byCreatedIndex: { name: 'byCreated', partitionKey: 'entity', sortKey: 'createdKey' },
 } as const;
+
+/**
+ * Open live-events connections (core/job-events.ts): one item per WebSocket connection, partition
+ * `connectionId`; `owner` holds the caller's sub, `audience` is "ADMIN" on admins' connections only
+ * (a sparse index), `expiresAt` (epoch seconds, TTL) drops items of connections whose $disconnect was lost.
+ */
+export const EVENT_CONNECTIONS_TABLE = {
+  partitionKey: 'connectionId',
+  /** The connections of one owner: partition `owner`. */
+  byOwnerIndex: { name: 'byOwner', partitionKey: 'owner' },
+  /** Every admin's connection: partition `audience` (always "ADMIN"), set on admins' connections only. */
+  adminsIndex: { name: 'admins', partitionKey: 'audience' },
+  ttlAttribute: 'expiresAt',
+} as const;

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { PUBLISH_KEY_HEADER } from '../core/adapters/http-job-change-publisher';
-import { ADMINS_GROUP, type Caller, type Job } from '../core/job';
+import type { Caller, Job } from '../core/job';
 import {
   clientMessageSchema,
   fanOutJobEvent,
@@ -12,7 +12,7 @@ import {
   type EventConnectionStore,
   type EventSender,
 } from '../core/job-events';
-import { groupsOf } from '../functions/shared/http';
+import { callerOfClaims } from '../functions/shared/http';
 import type { VerifyIdToken } from './api-gateway';
 import { closeServer, listenOnLoopback } from './emulators/http-server';
 
@@ -96,8 +96,7 @@ export async function startLocalEventsServer(options: LocalEventsOptions): Promi
 async function callerOfToken(token: string | null, verify: VerifyIdToken): Promise<Caller | undefined> {
   if (!token) return undefined;
   try {
-    const claims = await verify(token);
-    return typeof claims.sub === 'string' && claims.sub ? { sub: claims.sub, isAdmin: groupsOf(claims['cognito:groups']).includes(ADMINS_GROUP) } : undefined;
+    return callerOfClaims(await verify(token));
   } catch {
     return undefined;
   }
