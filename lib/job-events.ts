@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../core/env-names';
 import { EVENT_CONNECTIONS_TABLE } from '../core/table-schema';
+import { EVENTS_FUNCTIONS } from '../functions/api/routes';
 import { acknowledge, wildcardResourceFinding } from './nag';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
 
@@ -71,7 +72,7 @@ export class JobEvents extends Construct {
 
     this.authorizerFunction = new RoboportFunction(this, 'Authorizer', {
       defaults,
-      entry: 'functions/events/authorize.ts',
+      entry: EVENTS_FUNCTIONS.authorize,
       description: 'Live job events: verifies the Cognito ID token of a WebSocket $connect',
     });
     this.authorizerFunction.addEnvironment(ENV.userPoolId, props.userPool.userPoolId);
@@ -79,7 +80,7 @@ export class JobEvents extends Construct {
 
     this.connectionsFunction = new RoboportFunction(this, 'Connections', {
       defaults,
-      entry: 'functions/events/connections.ts',
+      entry: EVENTS_FUNCTIONS.connections,
       description: 'Live job events: $connect, $disconnect and client messages',
     });
     this.connectionsTable.grantWriteData(this.connectionsFunction);
@@ -120,7 +121,7 @@ export class JobEvents extends Construct {
 
     this.fanOutFunction = new RoboportFunction(this, 'FanOut', {
       defaults,
-      entry: 'functions/events/fan-out.ts',
+      entry: EVENTS_FUNCTIONS.fanOut,
       description: 'Live job events: sends each write of a job to its owner’s and the admins’ connections',
       timeout: Duration.seconds(30),
     });
