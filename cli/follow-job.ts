@@ -17,9 +17,8 @@ const PING_INTERVAL_MS = 60_000;
 
 /**
  * Follows a job to its end and returns its final state: from the live event stream
- * (`EventsUrl`: `{type: "job", version, job}` frames, the protocol planned in issue 9; no stack serves it
- * yet) when it can connect, by polling GET /jobs/{jobId} when it
- * cannot or when the stream drops.
+ * (`EventsUrl`: `{type: "job", version, job}` frames, core/job-events.ts) when it can connect, by
+ * polling GET /jobs/{jobId} when it cannot or when the stream drops.
  */
 export async function followJob(api: ApiClient, jobId: string, options: FollowOptions): Promise<JobView> {
   const path = `/jobs/${encodeURIComponent(jobId)}`;
@@ -67,6 +66,7 @@ async function connectEvents(api: ApiClient, jobId: string, note: (message: stri
     };
     socket.once('open', () => {
       socket.removeAllListeners();
+      note('Following live job events.');
       resolve(socket);
     });
     socket.once('unexpected-response', (_request, response) => fail(`handshake answered ${response.statusCode}`));

@@ -21,7 +21,7 @@ const outputsSchema = z.object({
   ApiUrl: z.url(),
   UserPoolClientId: z.string().min(1),
   CognitoEndpoint: z.url(),
-  /** Live job events (issue 9): ws:// locally, wss:// in AWS; no stack serves them yet, so absent today. */
+  /** Live job events (core/job-events.ts): ws:// locally, wss:// in AWS; absent in outputs of stacks from before them. */
   EventsUrl: z.url().optional(),
   /** Deployed stages only: the client-credentials flow for machines. */
   TokenUrl: z.url().optional(),

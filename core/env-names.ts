@@ -61,4 +61,13 @@ export const ENV = {
   /** Secret holding the HMAC key that signs pagination cursors (nextToken) of the API's listings. */
   pageCursorKeySecretArn: 'PAGE_CURSOR_KEY_SECRET_ARN',
   logLevel: 'LOG_LEVEL',
+  /** Live job events: the WebSocket connections table, and the API's management endpoint (https://…/stage). */
+  eventConnectionsTable: 'EVENT_CONNECTIONS_TABLE_NAME',
+  eventsManagementEndpoint: 'EVENTS_MANAGEMENT_ENDPOINT',
+  /** Cognito user pool and app client whose ID tokens may open an events connection. */
+  userPoolId: 'USER_POOL_ID',
+  userPoolClientId: 'USER_POOL_CLIENT_ID',
+  /** Local stack only (no DynamoDB streams there): where job stores post every job they write, and the key they show. */
+  jobEventsPublishUrl: 'JOB_EVENTS_PUBLISH_URL',
+  jobEventsPublishKey: 'JOB_EVENTS_PUBLISH_KEY',
 } as const;

@@ -96,6 +96,8 @@ export interface Job {
   itemsFailed?: number;
   /** Successful portal logins of the job's attempts (atomic ADD); kept sessions spare most of them (runtime/portal-sessions.ts). */
   logins?: number;
+  /** Counts the writes of this job (1 at creation): live events carry it so clients drop stale frames (core/job-events.ts). */
+  version?: number;
 }
 
 export const WEBHOOK_DELIVERY_STATUSES = ['RETRYING', 'DELIVERED', 'FAILED'] as const;
@@ -138,7 +140,7 @@ export function jobProgress(job: Pick<Job, 'status' | 'startedAt' | 'updatedAt' 
 }
 
 /** The job as clients see it: no owner, hashes, keys or execution ARNs; item counters as `progress`. */
-export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed' | 'logins'> & {
+export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed' | 'logins' | 'version'> & {
   /** Portal logins so far; shown for jobs with items (0 when every attempt started from a kept session). */
   logins?: number;
   progress?: JobProgress;

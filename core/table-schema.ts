@@ -61,3 +61,17 @@ export const PORTAL_SESSIONS_TABLE = {
 
 /** The pair every sealed session's encryption context carries: the KMS grants of lib/ are conditioned on it. */
 export const PORTAL_SESSION_PURPOSE = { contextKey: 'roboport-purpose', value: 'roboport-portal-session' } as const;
+
+/**
+ * Open live-events connections (core/job-events.ts): one item per WebSocket connection, partition
+ * `connectionId`; `owner` holds the caller's sub, `audience` is "ADMIN" on admins' connections only
+ * (a sparse index), `expiresAt` (epoch seconds, TTL) drops items of connections whose $disconnect was lost.
+ */
+export const EVENT_CONNECTIONS_TABLE = {
+  partitionKey: 'connectionId',
+  /** The connections of one owner: partition `owner`. */
+  byOwnerIndex: { name: 'byOwner', partitionKey: 'owner' },
+  /** Every admin's connection: partition `audience` (always "ADMIN"), set on admins' connections only. */
+  adminsIndex: { name: 'admins', partitionKey: 'audience' },
+  ttlAttribute: 'expiresAt',
+} as const;

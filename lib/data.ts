@@ -73,6 +73,8 @@ export class Data extends Construct {
         projectionType: dynamodb.ProjectionType.ALL,
       })),
       timeToLiveAttribute: JOBS_TABLE.ttlAttribute,
+      // Every write of a job, in order, for the live job events fan-out (lib/job-events.ts).
+      dynamoStream: dynamodb.StreamViewType.NEW_IMAGE,
       billing: dynamodb.Billing.onDemand(),
       encryption: this.tableEncryption,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: retained },

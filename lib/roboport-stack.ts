@@ -7,6 +7,7 @@ import { AdminConsole } from './console';
 import { CLOUDFRONT_WEB_ACL_REGION } from './console-edge-stack';
 import { Data } from './data';
 import { DlqReprocessor } from './dlq-reprocessor';
+import { JobEvents } from './job-events';
 import { acknowledge, acknowledgeScopedWildcards } from './nag';
 import { Observability } from './observability';
 import { RobotFleet } from './robot-fleet';
@@ -140,6 +141,15 @@ export class RoboportStack extends Stack {
       wafRateLimitPer5Minutes: config.api.wafRateLimitPer5Minutes,
       customDomain: config.domains?.api,
     });
+    const jobEvents = new JobEvents(this, 'JobEvents', {
+      jobsTable: data.jobsTable,
+      userPool: auth.userPool,
+      userPoolClient: auth.userPoolClient,
+      functionDefaults,
+      throttle: config.api.throttle,
+      removalPolicy: config.dataRemovalPolicy,
+      tableEncryption: data.tableEncryption,
+    });
     const adminConsole = new AdminConsole(this, 'Console', {
       sourceRoot,
       apiUrl: api.url,
@@ -175,6 +185,7 @@ export class RoboportStack extends Stack {
       MachineClientId: auth.machineClient.userPoolClientId,
       MachineApiKeyId: api.machineClientApiKey.keyId,
       MachineApiUrl: `${api.url}machine/`,
+      EventsUrl: jobEvents.url,
       TokenUrl: `${auth.domain.baseUrl()}/oauth2/token`,
       ConsoleUrl: adminConsole.url,
       ArtifactsBucketName: data.artifactsBucket.bucketName,

@@ -22,6 +22,7 @@ import { consoleConfig } from '../lib/console-settings';
 import { startLocalApi } from './api-gateway';
 import { startConsoleServer } from './console-server';
 import { startDlqConsumer, type SqsBatchHandler } from './dlq-consumer';
+import { startLocalEventsServer } from './events-server';
 import { createLocalJwtVerifier, ensureUserPool, startLocalCognito } from './emulators/cognito';
 import { ensureAccountsTable, ensureItemsTable, ensureJobsTable, ensureLeasesTable, ensurePortalSessionsTable, ensureSchedulesTable, startLocalDynamoDb } from './emulators/dynamodb';
 import { startLocalScheduler } from './emulators/scheduler';
@@ -75,6 +76,8 @@ export interface LocalOutputs {
   PortalAdminToken: string;
   /** Local only: the Secrets Manager emulation's endpoint. */
   SecretsManagerEndpoint: string;
+  /** Live job events (WebSocket, core/job-events.ts). */
+  EventsUrl: string;
   Region: string;
 }
 
@@ -83,7 +86,7 @@ export interface LocalStackOptions {
   /** Where dynalite, s3rver, cognito-local and the emulations keep their data. */
   dataDir: string;
   /** Fixed ports for a stable README walk-through; 0 (any free port) for tests. */
-  ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqs: number; s3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number };
+  ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqs: number; s3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number; events?: number };
   /** Pause before the workflow retries a technical failure; tests shorten it. */
   workflow?: { retryIntervalSeconds: number };
 }
@@ -152,6 +155,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     closers.push(portal.close);
     const pageCursorKeySecretArn = await ensurePageCursorKey(new SecretsManagerClient({}));
+    const verifier = createLocalJwtVerifier({ cognitoUrl: cognito.endpoint, poolId: pool.poolId, clientId: pool.clientId });
+    // Before any handler module loads: their job stores publish every write here.
+    const events = await startLocalEventsServer({ verifyIdToken: (token) => verifier.verify(token), port: options.ports.events ?? 0 });
+    closers.push(events.close);
 
     Object.assign(process.env, {
       [ENV.jobsTable]: names.table,
@@ -170,6 +177,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       [ENV.pageCursorKeySecretArn]: pageCursorKeySecretArn,
       [ENV.portalSessionsTable]: names.portalSessions,
       [ENV.portalSessionKeyFile]: ensurePortalSessionKey(options.dataDir),
+      [ENV.jobEventsPublishUrl]: events.publishUrl,
+      [ENV.jobEventsPublishKey]: events.publishKey,
     });
 
     const timings = options.workflow ?? { retryIntervalSeconds: 2 };
@@ -222,7 +231,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     closers.push(scheduler.close);
     process.env.AWS_ENDPOINT_URL_SCHEDULER = scheduler.endpoint;
 
-    const verifier = createLocalJwtVerifier({ cognitoUrl: cognito.endpoint, poolId: pool.poolId, clientId: pool.clientId });
     const adminConsole = await startConsoleServer({ consoleDir: path.join(options.repoRoot, 'console'), port: options.ports.console });
     closers.push(adminConsole.close);
     const api = await startLocalApi({
@@ -270,6 +278,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       PortalSecretName: portalSecretName,
       PortalAdminToken: portalAdminToken,
       SecretsManagerEndpoint: secretsManager.endpoint,
+      EventsUrl: events.url,
       Region: LOCAL_REGION,
     };
     return { outputs, env: workerEnv(), redrivenJobs, close };
@@ -363,6 +372,8 @@ function workerEnv(): Record<string, string> {
     ENV.egressAllowHosts,
     ENV.robotSecretsPrefix,
     ENV.workerHeartbeatSeconds,
+    ENV.jobEventsPublishUrl,
+    ENV.jobEventsPublishKey,
   ];
   return Object.fromEntries(keys.map((key) => [key, process.env[key] ?? '']));
 }

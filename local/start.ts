@@ -11,7 +11,7 @@ import { superviseWorker } from './worker-supervisor';
  * `npm start`: the whole system on 127.0.0.1. Flags:
  *   --fresh            forget the data kept under the data directory
  *   --data-dir DIR     default .roboport
- *   --ports auto       any free ports instead of the fixed 4000-4008 and 9229 (tests)
+ *   --ports auto       any free ports instead of the fixed 4000-4009 and 9229 (tests)
  *   --ports last       the ports of the last run on this data directory (any free ones at first):
  *                      URLs stored in jobs (a portal's, the sandbox's) still work after a restart
  *   --no-worker        do not run a robot worker (tests that manage their own)
@@ -34,8 +34,8 @@ const { values: flags } = parseArgs({
   },
 });
 
-const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqs: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007, s3: 4008 };
-const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqs: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0, s3: 0 };
+const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqs: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007, s3: 4008, events: 4009 };
+const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqs: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0, s3: 0, events: 0 };
 
 const MAX_LOCAL_WORKERS = 8;
 
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
       `  Sandbox site    ${outputs.SandboxUrl}`,
       `  Freight portal  ${outputs.PortalUrl}  credentials in secret ${outputs.PortalSecretName}`,
       `  Secrets Manager ${outputs.SecretsManagerEndpoint}`,
+      `  Job events      ${outputs.EventsUrl}`,
       `  Cognito         ${outputs.CognitoEndpoint}  pool ${outputs.UserPoolId}  client ${outputs.UserPoolClientId}`,
       `  Outputs         ${path.join(dataDir, 'outputs.json')}`,
       ...LOCAL_USERS.map((user) => `  User            ${user.username} / ${user.password} (${user.groups.join(', ')})`),
@@ -127,6 +128,7 @@ function boundPorts({ outputs, env }: LocalStack): Ports {
     portal: port(outputs.PortalUrl),
     secretsManager: port(outputs.SecretsManagerEndpoint),
     s3: port(env.AWS_ENDPOINT_URL_S3),
+    events: port(outputs.EventsUrl),
   };
 }
 

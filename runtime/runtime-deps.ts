@@ -3,6 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoItemStore } from '../core/adapters/dynamo-item-store';
 import { DynamoJobStore } from '../core/adapters/dynamo-job-store';
+import { jobChangePublisherFromEnv } from '../core/adapters/http-job-change-publisher';
 import { DynamoPortalLeaseStore } from '../core/adapters/dynamo-portal-lease';
 import { DynamoPortalSessionStore } from '../core/adapters/dynamo-portal-session-store';
 import { SecretsManagerSource } from '../core/adapters/secrets';
@@ -27,7 +28,8 @@ export interface RuntimeWiring {
  */
 export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, leaseWaitMs }: RuntimeWiring): AttemptDeps {
   const dynamo = new DynamoDBClient({});
-  const store = new DynamoJobStore(dynamo, config.jobsTable, config.jobRetentionDays);
+  // Locally the job's writes are published to the events server (AWS: the table's stream).
+  const store = new DynamoJobStore(dynamo, config.jobsTable, config.jobRetentionDays, undefined, jobChangePublisherFromEnv());
   return {
     s3: new S3Client({ forcePathStyle: config.s3ForcePathStyle }),
     store,

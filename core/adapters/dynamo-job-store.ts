@@ -9,6 +9,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { IllegalTransition, JobNotFound } from '../errors';
 import { ALLOWED_SOURCES, isTerminal, type Artifact, type Job, type JobStatus, type WebhookDelivery } from '../job';
+import type { JobChangeListener } from '../job-events';
 import type { JobListQuery, JobPage, JobStore, TransitionChange } from '../ports';
 import type { ItemCountDelta } from '../progress';
 import { JOBS_TABLE } from '../table-schema';
@@ -16,6 +17,10 @@ import { PageCursors, queryUntilFull, type Listing } from './dynamo-paging';
 
 /** Constant partition of the admin index: every job item carries it. */
 const JOB_ENTITY = 'JOB';
+/** Every write but the first adds one to the job's `version` (core/job-events.ts). */
+const BUMP_VERSION = '#version = if_not_exists(#version, :zero) + :one';
+const VERSION_NAMES = { '#version': 'version' };
+const VERSION_VALUES = { ':zero': 0, ':one': 1 };
 
 /**
  * Jobs in one DynamoDB item each. The robot input is stored as a JSON string: it is opaque to
@@ -29,6 +34,11 @@ export class DynamoJobStore implements JobStore {
     private readonly retentionDays?: number,
     /** Signs list cursors; API handlers pass one with the stage's shared key. */
     private readonly cursors: PageCursors = PageCursors.processLocal(),
+    /**
+     * Told every job as written, after the write. In AWS nothing listens here: the table's stream
+     * carries each write to the events fan-out; the local stack, whose DynamoDB has no streams, listens.
+     */
+    private readonly onChange?: JobChangeListener,
   ) {}
 
   async create(job: Job): Promise<boolean> {
@@ -36,11 +46,12 @@ export class DynamoJobStore implements JobStore {
       await this.client.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: marshall(toItem(job), { removeUndefinedValues: true }),
+          Item: marshall(toItem({ ...job, version: 1 }), { removeUndefinedValues: true }),
           ConditionExpression: 'attribute_not_exists(#id)',
           ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
         }),
       );
+      await this.onChange?.({ ...job, version: 1 });
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -57,9 +68,9 @@ export class DynamoJobStore implements JobStore {
 
   async transition(jobId: string, to: JobStatus, change: TransitionChange): Promise<Job> {
     const sources = ALLOWED_SOURCES[to];
-    const values: Record<string, unknown> = { ':to': to, ':now': change.now };
+    const values: Record<string, unknown> = { ':to': to, ':now': change.now, ...VERSION_VALUES };
     sources.forEach((status, i) => (values[`:from${i}`] = status));
-    const sets = ['#status = :to', 'updatedAt = :now'];
+    const sets = ['#status = :to', 'updatedAt = :now', BUMP_VERSION];
     if (change.error) {
       sets.push('#error = :error');
       values[':error'] = change.error;
@@ -80,12 +91,14 @@ export class DynamoJobStore implements JobStore {
           Key: this.key(jobId),
           UpdateExpression: `SET ${sets.join(', ')}`,
           ConditionExpression: `attribute_exists(#id) AND #status IN (${sources.map((_, i) => `:from${i}`).join(', ')})`,
-          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey, '#status': 'status', ...(change.error ? { '#error': 'error' } : {}) },
+          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey, '#status': 'status', ...VERSION_NAMES, ...(change.error ? { '#error': 'error' } : {}) },
           ExpressionAttributeValues: marshall(values),
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return fromItem(unmarshall(Attributes ?? {}));
+      const job = fromItem(unmarshall(Attributes ?? {}));
+      await this.onChange?.(job);
+      return job;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.get(jobId);
@@ -95,16 +108,7 @@ export class DynamoJobStore implements JobStore {
   }
 
   async setExecutionArn(jobId: string, executionArn: string): Promise<void> {
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: this.key(jobId),
-        UpdateExpression: 'SET executionArn = :arn',
-        ConditionExpression: 'attribute_exists(#id)',
-        ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
-        ExpressionAttributeValues: marshall({ ':arn': executionArn }),
-      }),
-    );
+    await this.updateExisting(jobId, 'SET executionArn = :arn', { ':arn': executionArn });
   }
 
   async addArtifact(jobId: string, artifact: Artifact, now: string): Promise<void> {
@@ -115,16 +119,18 @@ export class DynamoJobStore implements JobStore {
       if (job.status !== 'RUNNING') throw new IllegalTransition(`Job ${jobId} is ${job.status}; artifacts are only added while RUNNING`);
       const artifacts = [...job.artifacts.filter((a) => a.name !== artifact.name), artifact];
       try {
-        await this.client.send(
+        const { Attributes } = await this.client.send(
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: this.key(jobId),
-            UpdateExpression: 'SET artifacts = :artifacts, updatedAt = :now',
+            UpdateExpression: `SET artifacts = :artifacts, updatedAt = :now, ${BUMP_VERSION}`,
             ConditionExpression: '#status = :running AND updatedAt = :seen',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: marshall({ ':artifacts': artifacts, ':now': now, ':running': 'RUNNING', ':seen': job.updatedAt }),
+            ExpressionAttributeNames: { '#status': 'status', ...VERSION_NAMES },
+            ExpressionAttributeValues: marshall({ ':artifacts': artifacts, ':now': now, ':running': 'RUNNING', ':seen': job.updatedAt, ...VERSION_VALUES }),
+            ReturnValues: 'ALL_NEW',
           }),
         );
+        await this.onChange?.(fromItem(unmarshall(Attributes ?? {})));
         return;
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -169,19 +175,22 @@ export class DynamoJobStore implements JobStore {
     await this.updateExisting(jobId, 'ADD logins :one', { ':one': 1 });
   }
 
-  /** One unconditional change of a job that exists, whatever its status. */
-  private async updateExisting(jobId: string, updateExpression: string, values: Record<string, unknown>): Promise<void> {
+  /** One unconditional change of a job that exists, whatever its status; `change` is a SET or ADD clause, the version bump is added to it. */
+  private async updateExisting(jobId: string, change: string, values: Record<string, unknown>): Promise<void> {
+    const updateExpression = change.startsWith('SET ') ? `${change}, ${BUMP_VERSION}` : `${change} SET ${BUMP_VERSION}`;
     try {
-      await this.client.send(
+      const { Attributes } = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: this.key(jobId),
           UpdateExpression: updateExpression,
           ConditionExpression: 'attribute_exists(#id)',
-          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
-          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey, ...VERSION_NAMES },
+          ExpressionAttributeValues: marshall({ ...values, ...VERSION_VALUES }, { removeUndefinedValues: true }),
+          ReturnValues: 'ALL_NEW',
         }),
       );
+      await this.onChange?.(fromItem(unmarshall(Attributes ?? {})));
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw new JobNotFound(jobId);
       throw error;
@@ -198,7 +207,8 @@ function toItem(job: Job): Record<string, unknown> {
   return { ...rest, inputJson: JSON.stringify(input), entity: JOB_ENTITY, createdKey: `${job.createdAt}#${job.jobId}` };
 }
 
-function fromItem(item: Record<string, unknown>): Job {
+/** A job from its item (a GetItem answer, or a stream record's NewImage unmarshalled). */
+export function fromItem(item: Record<string, unknown>): Job {
   const { inputJson, entity: _entity, createdKey: _createdKey, expiresAt: _expiresAt, ...rest } = item;
   return { ...(rest as Omit<Job, 'input'>), input: JSON.parse(String(inputJson)) as Record<string, unknown> };
 }

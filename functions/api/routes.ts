@@ -149,6 +149,13 @@ export const WORKFLOW_FUNCTIONS = {
   notifyWebhook: 'functions/workflow/notify-webhook.ts',
 } as const;
 
+/** Lambdas of the live job events WebSocket API (lib/job-events.ts); the local stack serves the same protocol itself (local/events-server.ts). */
+export const EVENTS_FUNCTIONS = {
+  authorize: 'functions/events/authorize.ts',
+  connections: 'functions/events/connections.ts',
+  fanOut: 'functions/events/fan-out.ts',
+} as const;
+
 /** The Lambda every EventBridge Scheduler schedule invokes (lib/schedules.ts, local/emulators/scheduler.ts). */
 export const SCHEDULER_FUNCTIONS = {
   runSchedule: 'functions/scheduler/run-schedule.ts',

@@ -9,6 +9,7 @@ import { DynamoScheduleStore } from '../../core/adapters/dynamo-schedule-store';
 import { DynamoWebhookSecretStore } from '../../core/adapters/dynamo-webhook-secret-store';
 import { PageCursors } from '../../core/adapters/dynamo-paging';
 import { EventBridgeScheduleTriggers } from '../../core/adapters/eventbridge-schedule-triggers';
+import { jobChangePublisherFromEnv } from '../../core/adapters/http-job-change-publisher';
 import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
 import { secretsManagerPageCursorKey } from '../../core/adapters/page-cursor-key';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
@@ -37,7 +38,7 @@ export interface StoreOptions {
 }
 
 export function jobStoreFromEnv({ cursors }: StoreOptions = {}): DynamoJobStore {
-  return new DynamoJobStore(dynamoClient(), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays), cursors);
+  return new DynamoJobStore(dynamoClient(), requireEnv(ENV.jobsTable), optionalIntEnv(ENV.jobRetentionDays), cursors, jobChangePublisherFromEnv());
 }
 
 /**

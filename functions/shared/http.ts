@@ -57,6 +57,12 @@ export function callerOf(event: APIGatewayProxyEvent): Caller {
   return { sub, isAdmin: groupsOf(claims?.['cognito:groups']).includes(ADMINS_GROUP) };
 }
 
+/** The caller of verified ID token claims (the WebSocket authorizers' view of callerOf); undefined without a `sub`. */
+export function callerOfClaims(claims: Record<string, unknown>): Caller | undefined {
+  const sub = claims.sub;
+  return typeof sub === 'string' && sub !== '' ? { sub, isAdmin: groupsOf(claims['cognito:groups']).includes(ADMINS_GROUP) } : undefined;
+}
+
 /**
  * The caller's groups. API Gateway's Cognito authorizer hands every claim over as a string: the
  * token's array becomes its names space-separated in brackets ("[admins clients]"), a single

@@ -51,6 +51,10 @@ describe('roboport CLI against the local stack', () => {
     const watch = await roboport(['watch', job.jobId, '--poll-interval', '1']);
     expect(watch.code, watch.stderr).toBe(0);
     expect(watch.stdout).toContain('SUCCEEDED');
+    // It followed the live event stream, not GET /jobs/{jobId} polls.
+    console.log(`roboport watch notes: ${JSON.stringify(watch.stderr.trim())}`);
+    expect(watch.stderr).toContain('Following live job events.');
+    expect(watch.stderr).not.toMatch(/polling/);
 
     const dir = join(work, 'pods');
     const first = await roboport(['--json', 'download', job.jobId, '--dir', dir]);

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV } from '../../core/env-names';
-import { API_ROUTES, DLQ_REPROCESSOR, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
+import { API_ROUTES, DLQ_REPROCESSOR, EVENTS_FUNCTIONS, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
 
 /**
  * Every Lambda is bundled the way lib/roboport-function.ts bundles it (ESM, node22, require banner)
@@ -17,7 +17,7 @@ mkdirSync(path.join(repoRoot, 'node_modules/.cache'), { recursive: true });
 const outDir = mkdtempSync(path.join(repoRoot, 'node_modules/.cache/roboport-bundles-'));
 /** The DLQ reprocessor ships the browser packages beside its bundle (lib/dlq-reprocessor.ts nodeModules). */
 const BROWSER_PACKAGES = ['@sparticuz/chromium', 'playwright-core'];
-const entries = [...API_ROUTES.map((route) => route.entry), ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(SCHEDULER_FUNCTIONS)];
+const entries = [...API_ROUTES.map((route) => route.entry), ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(SCHEDULER_FUNCTIONS), ...Object.values(EVENTS_FUNCTIONS)];
 
 /** Plausible values for every variable infrastructure may set, by the kind of value it holds. */
 function placeholderFor(name: string): string {
@@ -27,6 +27,8 @@ function placeholderFor(name: string): string {
   if (name.endsWith('_BY_HOST')) return 'portal.example.com=3';
   if (/SECONDS|DAYS|MINUTES|CONCURRENCY|SESSIONS|SIZE/.test(name)) return '5';
   if (name === ENV.corsAllowedOrigin) return 'https://console.example.com';
+  if (name === ENV.userPoolId) return 'eu-west-1_Placehold';
+  if (name === ENV.eventsManagementEndpoint) return 'https://placeholder.execute-api.eu-west-1.amazonaws.com/live';
   return 'placeholder';
 }
 

@@ -40,6 +40,7 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
       expect.arrayContaining([
         'Region',
         'ApiUrl',
+        'EventsUrl',
         'UserPoolId',
         'UserPoolClientId',
         'CognitoEndpoint',

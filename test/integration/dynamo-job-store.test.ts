@@ -29,7 +29,28 @@ describe('DynamoJobStore', () => {
 
     expect(await store.create(job)).toBe(true);
     expect(await store.create({ ...job, robot: 'other' })).toBe(false);
-    expect(await store.get(job.jobId)).toEqual(job);
+    expect(await store.get(job.jobId)).toEqual({ ...job, version: 1 });
+  });
+
+  it('counts every write in the job’s version and tells its change listener each job as written, in order', async () => {
+    const written: Array<{ version?: number; status: string }> = [];
+    const store = new DynamoJobStore(client, TABLE, undefined, undefined, (job) => {
+      written.push({ version: job.version, status: job.status });
+      return Promise.resolve();
+    });
+    await store.create(makeJob({ jobId: id(40) }));
+    await store.setExecutionArn(id(40), 'arn:aws:states:us-east-1:000000000000:execution:jobs:x');
+    await store.setItemTotal(id(40), 2);
+    await store.transition(id(40), 'RUNNING', { now: NOW, attemptRuntime: 'fargate' });
+    await store.countItems(id(40), { succeeded: 1, failed: 0 });
+    await store.addArtifact(id(40), { name: 'a.pdf', contentType: 'application/pdf', size: 1, sha256: 'x', key: 'k' }, NOW);
+    await store.transition(id(40), 'SUCCEEDED', { now: NOW });
+    await store.setWebhookDelivery(id(40), { status: 'DELIVERED', attempts: 1, lastAttemptAt: NOW });
+    await expect(store.transition(id(40), 'FAILED', { now: NOW })).rejects.toBeInstanceOf(IllegalTransition);
+
+    expect(written.map((w) => w.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(written.map((w) => w.status)).toEqual(['QUEUED', 'QUEUED', 'QUEUED', 'RUNNING', 'RUNNING', 'RUNNING', 'SUCCEEDED', 'SUCCEEDED']);
+    expect((await store.get(id(40)))?.version).toBe(8);
   });
 
   it('lets the first terminal writer win and refuses every later one', async () => {
