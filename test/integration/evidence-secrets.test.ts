@@ -7,7 +7,7 @@ import { PORTAL_ADMIN_HEADER, startFreightPortal, type FreightPortal } from '../
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
 import { catalogOf, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets, recordedPauses, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
-import { technicalError, type ItemRobot, type RobotDefinition } from '../../core/robot';
+import { technicalError, type ItemRobot } from '../../core/robot';
 import { needlesFor, occurrences, scanFiles } from '../support/secret-scan';
 
 /**
@@ -66,7 +66,7 @@ function recordingSessions(sessions: JobSessions, rawTraces: Uint8Array[]): JobS
  * The freight robot, whose unknown invoices fail technically on their first try: only retried
  * tries are traced, so each failed item's evidence then carries the trace of its second try.
  */
-function tracedOnFailure(): RobotDefinition {
+function tracedOnFailure(): ItemRobot<unknown> {
   const freight = robotCatalog.find('freight-pod-download') as ItemRobot<unknown>;
   const tried = new Set<string>();
   return {
