@@ -82,9 +82,10 @@ export interface AttemptControl {
 
 /**
  * Items one page serves before it is closed and replaced: the renderer of a page grows by about
- * 2 MiB per item loaded (docs/BENCHMARKS.md), and a new page in the same context stays signed in.
+ * 1.8 MiB per item loaded (bench/evidence-cost.ts, docs/BENCHMARKS.md), so a page stays under
+ * ~90 MiB of growth; a new page in the same context stays signed in and costs a few ms.
  */
-export const PAGE_RECYCLE_AFTER_ITEMS = 100;
+export const PAGE_RECYCLE_AFTER_ITEMS = 50;
 /** Read page for the item listing, well under DynamoDB's 1 MB per query. */
 const ITEM_LIST_PAGE = 500;
 const EVIDENCE_TIMEOUT_MS = 5_000;
