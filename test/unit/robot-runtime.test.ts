@@ -10,7 +10,7 @@ import { retryInput } from '../../core/items-service';
 import { runRobotJob, type AttemptControl, type RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore, makeItem } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { FakeSessions, fakeRuntimeDeps, keysRobot, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets, recordedPauses, type FakePage } from '../support/robot-runtime-fakes';
+import { FakeSessions, fakeRuntimeDeps, keysRobot, recordingLogger, type LogLine, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets, recordedPauses, type FakePage } from '../support/robot-runtime-fakes';
 
 const SECRET = 'roboport/test/robots/shared/portal';
 const PASSWORD = 'very-secret-Passw0rd';
@@ -368,17 +368,12 @@ describe('robot runtime: parallel pages in one session', () => {
 
   it('reports progress once per item, up to the total', async () => {
     job.input = { keys: ['a', 'b', 'c', 'd'] };
-    const reported: Array<[number, number]> = [];
+    const lines: LogLine[] = [];
     const robot = keysRobot({ pagesPerSession: 2 });
-    const deps = depsFor(robot, { maxPagesPerSession: 2 });
-    const log = deps.log;
-    deps.log = { ...log, child: (fields, secrets) => {
-      const child = log.child(fields, secrets);
-      return { ...child, info: (event, data) => (event === 'robot.progress' ? void reported.push([data?.done as number, data?.total as number]) : child.info(event, data)) };
-    } };
 
-    await runRobotJob(job, deps, attempt());
+    await runRobotJob(job, depsFor(robot, { maxPagesPerSession: 2, log: recordingLogger(lines) }), attempt());
 
+    const reported = lines.filter((line) => line.event === 'robot.progress').map(({ fields }) => [fields?.done, fields?.total]);
     expect(reported).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
   });
 
