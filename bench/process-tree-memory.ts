@@ -36,7 +36,7 @@ export class ProcessTreeMemory {
   }
 }
 
-async function treePssKb(root: number): Promise<number> {
+export async function treePssKb(root: number): Promise<number> {
   const pids = (await readdir('/proc').catch(() => [])).filter((entry) => /^\d+$/.test(entry)).map(Number);
   const parents = await Promise.all(pids.map(parentOf));
   const children = new Map<number, number[]>();

@@ -17,6 +17,8 @@ export interface RuntimeConfig {
   portalSessions: PortalSessionCaps;
   /** Where signed-in portal sessions are kept, sealed with which key, and for how long. */
   portalSessionReuse: { table: string; ttlSeconds: number; key: SessionKeySource };
+  /** Pages of one session a robot may drive at once (stage `pagesPerSession`). */
+  pagesPerSession: number;
   /** Unset: robots get no secrets at all. */
   secretsPrefix?: string;
   chromiumPath?: string;
@@ -32,6 +34,8 @@ export interface WorkerConfig extends RuntimeConfig {
 
 /** The stage setting's default (lib/config.ts portalSessionTtlMinutes). */
 const DEFAULT_PORTAL_SESSION_TTL_SECONDS = 30 * 60;
+/** Pages per session where the stage names none (the local stack): a robot's own number still applies below it. */
+const DEFAULT_PAGES_PER_SESSION = 4;
 
 /** A 15 s window: a crashed worker's job is running again on another worker within seconds. */
 const DEFAULT_BEAT_SECONDS = 5;
@@ -58,6 +62,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     defaultJobTimeoutSeconds: intEnv(ENV.jobTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.defaultSeconds, env),
     portalSessions: loadPortalSessionCaps(env),
     portalSessionReuse: loadPortalSessionReuse(env),
+    pagesPerSession: intEnv(ENV.robotPagesPerSession, DEFAULT_PAGES_PER_SESSION, env),
     ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),
     jobRetentionDays: optionalIntEnv(ENV.jobRetentionDays, env),

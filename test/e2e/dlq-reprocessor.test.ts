@@ -89,7 +89,8 @@ describe('DLQ reprocessor on the local stack', () => {
     const { body } = await client.api('GET', `/jobs/${jobId}/items`, { token: alice });
     const [item] = body.items;
     expect(item).toMatchObject({ key: '404000777', status: 'FAILED', error: { type: 'BUSINESS' } });
-    expect(item.evidence.map((file: { name: string }) => file.name).sort()).toEqual(['page.html', 'screenshot.png', 'trace.zip']);
+    // A business error is not retried, so not traced: the page as it failed.
+    expect(item.evidence.map((file: { name: string }) => file.name).sort()).toEqual(['page.html', 'screenshot.png']);
     const screenshot = await fetch(item.evidence.find((file: { name: string }) => file.name === 'screenshot.png').url);
     expect(Buffer.from(await screenshot.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
   });

@@ -97,7 +97,8 @@ describe('freight-pod-download on the local stack', () => {
     }
     for (const item of items.filter((candidate) => unknown.includes(candidate.key))) {
       expect(item).toMatchObject({ status: 'FAILED', error: { type: 'BUSINESS', code: 'UNKNOWN_INVOICE' } });
-      expect(item.evidence?.map((file) => file.name)).toEqual(['screenshot.png', 'page.html', 'trace.zip']);
+      // A business error is not retried, so not traced: the page as it failed.
+      expect(item.evidence?.map((file) => file.name)).toEqual(['screenshot.png', 'page.html']);
     }
     const manifestUrl = job.artifacts.find((artifact: { name: string }) => artifact.name === 'manifest.json').url;
     const manifest = (await (await fetch(manifestUrl)).json()) as { succeeded: number; failed: number; invoices: unknown[] };

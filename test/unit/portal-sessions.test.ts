@@ -196,7 +196,7 @@ describe('kept portal sessions in the runtime', () => {
     expect(await run('alice')).toMatchObject({ outcome: { status: 'SUCCEEDED' }, logins: 1 });
     expect(await run('alice')).toMatchObject({ outcome: { status: 'SUCCEEDED' }, logins: 0 });
     expect(portal.logins).toBe(2);
-    expect(lines.filter((line) => line.event === 'portal-session.ended')).toHaveLength(1);
+    expect(lines.filter((line) => line.event === 'portal.session-ended')).toHaveLength(1);
   });
 
   it('never retries a refused login and keeps no session for refused credentials', async () => {
