@@ -5,6 +5,7 @@ import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
@@ -12,6 +13,7 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
+import type { PortalSessionCaps } from '../core/portal-session-caps';
 import { API_ROUTES, type ApiRoute } from '../functions/api/routes';
 import { acknowledge } from './nag';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
@@ -35,6 +37,12 @@ export interface ApiProps {
   readonly jobTimeouts: JobTimeouts;
   /** Where portal credentials live in Secrets Manager (the robots read them there). */
   readonly robotSecretsPrefix: string;
+  /** The robot queue and its DLQ, for the operations routes (`robotQueues` access). */
+  readonly robotQueue: IQueue;
+  readonly robotDeadLetterQueue: IQueue;
+  /** Portal session slots and their caps, for the operations overview (`leasesTable` access). */
+  readonly leasesTable: ITableV2;
+  readonly portalSessions: PortalSessionCaps;
   /** Grants routes with `schedules` access. */
   readonly schedules: Schedules;
   readonly functionDefaults: FunctionDefaults;
@@ -209,6 +217,8 @@ export class Api extends Construct {
     if (route.access.schedules) props.schedules.grantApiAccess(handler, route.access.schedules);
     if (route.access.credentials) handler.useCredentials(props.robotSecretsPrefix, route.access.credentials);
     if (route.access.pageCursorKey) handler.usePageCursorKey(this.pageCursorKey);
+    if (route.access.robotQueues) handler.useRobotQueues({ robot: props.robotQueue, deadLetter: props.robotDeadLetterQueue }, route.access.robotQueues);
+    if (route.access.leasesTable) handler.useLeasesTable(props.leasesTable, props.portalSessions);
 
     const integration = new apigateway.LambdaIntegration(handler, { allowTestInvoke: false });
     const validation = this.validationOf(route);

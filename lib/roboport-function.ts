@@ -8,9 +8,11 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { JobTimeouts } from '../core/delivery';
+import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { ENV } from '../core/env-names';
 import { acknowledge, wildcardResourceFinding } from './nag';
 
@@ -117,6 +119,32 @@ export class RoboportFunction extends NodejsFunction {
 
   useSchedulesTable(table: ITableV2, access: 'read' | 'readWrite'): this {
     return this.useTable(table, access, ENV.schedulesTable);
+  }
+
+  /** Portal session slots, read only (the operations overview) with the caps they are held against. */
+  useLeasesTable(table: ITableV2, caps: PortalSessionCaps): this {
+    for (const [name, value] of Object.entries(portalSessionCapsEnv(caps))) this.addEnvironment(name, value);
+    return this.useTable(table, 'read', ENV.leasesTable);
+  }
+
+  /**
+   * The robot queue and its DLQ for the operations routes: `inspect` reads both queues' depths and
+   * peeks the DLQ (a receive with visibility 0), `redrive` also sends to the robot queue and deletes
+   * from the DLQ.
+   */
+  useRobotQueues(queues: { robot: IQueue; deadLetter: IQueue }, access: 'inspect' | 'redrive'): this {
+    queues.robot.grant(this, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    queues.deadLetter.grant(this, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    if (access === 'inspect') {
+      queues.deadLetter.grant(this, 'sqs:ReceiveMessage');
+      queues.deadLetter.encryptionMasterKey?.grantDecrypt(this);
+    } else {
+      queues.deadLetter.grantConsumeMessages(this);
+      queues.robot.grantSendMessages(this);
+    }
+    this.addEnvironment(ENV.robotQueueUrl, queues.robot.queueUrl);
+    this.addEnvironment(ENV.robotDeadLetterQueueUrl, queues.deadLetter.queueUrl);
+    return this;
   }
 
   private useTable(table: ITableV2, access: 'read' | 'readWrite', envName: string): this {

@@ -34,6 +34,10 @@ export interface ApiRoute {
     credentials?: 'check' | 'manage';
     /** The key that signs the listing's nextToken cursors (a secret, read once per process). */
     pageCursorKey?: boolean;
+    /** The robot queue and its DLQ: `inspect` reads depths and peeks dead letters, `redrive` also moves them back. */
+    robotQueues?: 'inspect' | 'redrive';
+    /** Portal session slots (core/portal-lease.ts), read by the operations overview. */
+    leasesTable?: 'read';
   };
   /** Memory and time of the route's Lambda when the defaults (512 MB, 28 s) do not fit its bounded work. */
   sizing?: { memoryMiB: number; timeoutSeconds: number };
@@ -139,6 +143,17 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { id: 'PutSecret', method: 'PUT', path: '/secrets/{name}', entry: 'functions/api/put-secret.ts', authorized: true, access: { credentials: 'manage' } },
   { id: 'GetSecret', method: 'GET', path: '/secrets/{name}', entry: 'functions/api/get-secret.ts', authorized: true, access: { credentials: 'manage' } },
   { id: 'DeleteSecret', method: 'DELETE', path: '/secrets/{name}', entry: 'functions/api/delete-secret.ts', authorized: true, access: { credentials: 'manage' } },
+  // Operations (admins only; the handlers answer 403 to everyone else).
+  {
+    id: 'OpsOverview',
+    method: 'GET',
+    path: '/ops/overview',
+    entry: 'functions/api/ops-overview.ts',
+    authorized: true,
+    access: { jobsTable: 'read', robotQueues: 'inspect', leasesTable: 'read' },
+  },
+  { id: 'OpsListDeadLetters', method: 'GET', path: '/ops/dlq', entry: 'functions/api/ops-list-dead-letters.ts', authorized: true, access: { jobsTable: 'read', robotQueues: 'inspect' } },
+  { id: 'OpsRedriveDeadLetters', method: 'POST', path: '/ops/dlq/redrive', entry: 'functions/api/ops-redrive-dead-letters.ts', authorized: true, access: { robotQueues: 'redrive' } },
 ];
 
 /** Lambdas the workflow invokes: FinalizeJob, FailJob and NotifyWebhook of core/workflow-definition.ts. */

@@ -3,8 +3,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoItemStore } from '../../core/adapters/dynamo-item-store';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
+import { DynamoPortalLeaseStore } from '../../core/adapters/dynamo-portal-lease';
 import { DynamoScheduleStore } from '../../core/adapters/dynamo-schedule-store';
 import { DynamoWebhookSecretStore } from '../../core/adapters/dynamo-webhook-secret-store';
 import { PageCursors } from '../../core/adapters/dynamo-paging';
@@ -14,6 +16,7 @@ import { secretsManagerPageCursorKey } from '../../core/adapters/page-cursor-key
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
 import { SecretsManagerCredentialStore } from '../../core/adapters/secrets';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
+import { SqsRobotQueues } from '../../core/adapters/sqs-robot-queues';
 import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
 import type { CredentialDeps } from '../../core/credentials';
 import { DEFAULT_JOB_TIMEOUTS, type JobTimeouts } from '../../core/delivery';
@@ -104,4 +107,17 @@ export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {
     roleArn: requireEnv(ENV.schedulerRoleArn),
     deadLetterQueueArn: requireEnv(ENV.scheduleDeadLetterQueueArn),
   });
+}
+
+/** The robot queue and its DLQ, for the operations routes. */
+export function robotQueuesFromEnv(): SqsRobotQueues {
+  return new SqsRobotQueues(tracer.captureAWSv3Client(new SQSClient({})), {
+    robot: requireEnv(ENV.robotQueueUrl),
+    deadLetter: requireEnv(ENV.robotDeadLetterQueueUrl),
+  });
+}
+
+/** Portal session slots (read by the operations overview). */
+export function portalSlotsFromEnv(): DynamoPortalLeaseStore {
+  return new DynamoPortalLeaseStore(dynamoClient(), requireEnv(ENV.leasesTable));
 }
