@@ -141,6 +141,8 @@ export function jobProgress(job: Pick<Job, 'status' | 'startedAt' | 'updatedAt' 
 export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'executionArn' | 'artifacts' | 'itemsTotal' | 'itemsSucceeded' | 'itemsFailed'> & {
   progress?: JobProgress;
   artifacts: ArtifactView[];
+  /** Only in admins' listings (GET /jobs): whose job it is. */
+  owner?: string;
 };
 
 export type ArtifactView = Omit<Artifact, 'key'> & { url?: string };

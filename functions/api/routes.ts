@@ -15,6 +15,8 @@ export interface ApiRoute {
   entry: string;
   /** false only for the health check: every other route requires a valid Cognito token. */
   authorized: boolean;
+  /** Only members of the admins group may call it: everyone else gets 403 (the handler checks). */
+  adminOnly?: true;
   /** The JSON body's schema, if any: API Gateway rejects a non-matching application/json body before the handler runs. */
   jsonBodySchema?: z.ZodType;
   /** Which data the handler needs, so infrastructure grants exactly that. */
@@ -150,10 +152,11 @@ export const API_ROUTES: readonly ApiRoute[] = [
     path: '/ops/overview',
     entry: 'functions/api/ops-overview.ts',
     authorized: true,
+    adminOnly: true,
     access: { jobsTable: 'read', robotQueues: 'inspect', leasesTable: 'read' },
   },
-  { id: 'OpsListDeadLetters', method: 'GET', path: '/ops/dlq', entry: 'functions/api/ops-list-dead-letters.ts', authorized: true, access: { jobsTable: 'read', robotQueues: 'inspect' } },
-  { id: 'OpsRedriveDeadLetters', method: 'POST', path: '/ops/dlq/redrive', entry: 'functions/api/ops-redrive-dead-letters.ts', authorized: true, access: { robotQueues: 'redrive' } },
+  { id: 'OpsListDeadLetters', method: 'GET', path: '/ops/dlq', entry: 'functions/api/ops-list-dead-letters.ts', authorized: true, adminOnly: true, access: { jobsTable: 'read', robotQueues: 'inspect' } },
+  { id: 'OpsRedriveDeadLetters', method: 'POST', path: '/ops/dlq/redrive', entry: 'functions/api/ops-redrive-dead-letters.ts', authorized: true, adminOnly: true, access: { robotQueues: 'redrive' } },
 ];
 
 /** Lambdas the workflow invokes: FinalizeJob, FailJob and NotifyWebhook of core/workflow-definition.ts. */

@@ -10,6 +10,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqsRobotQueues } from '../../core/adapters/sqs-robot-queues';
+import { API_ROUTES } from '../../functions/api/routes';
 import { ForbiddenAction } from '../../core/errors';
 import type { Caller } from '../../core/job';
 import { listDeadLetters, operationsOverview, redriveDeadLetters, type DeadLetter, type HeldSlot, type RobotQueues } from '../../core/operations';
@@ -202,6 +203,7 @@ describe('operations handlers', () => {
     }
     expect(sqs.calls()).toHaveLength(0);
     sqs.restore();
+    expect(API_ROUTES.filter((route) => route.adminOnly).map((route) => route.entry.replace(/^functions\/api\/|\.ts$/g, '')).sort()).toEqual(Object.keys(handlers).sort());
   });
 
   it('redrives for an admin: 200 with the ids moved', async () => {
