@@ -63,6 +63,11 @@ export class RoboportApi {
     return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/retry`, { body: { scope }, headers: { 'Idempotency-Key': idempotencyKey } });
   }
 
+  /** Every file of a finished job in one ZIP: `{name, size, files, url}` (the link lasts 15 minutes). */
+  archiveJob(jobId) {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/archive`);
+  }
+
   /** Admins: queue depths, running jobs, last hour's throughput, portal session slots. */
   operationsOverview() {
     return this.#request('GET', '/ops/overview');

@@ -196,12 +196,36 @@ export function jobDetailView({ api, navigate }, jobId) {
         job.webhook ? fact('Webhook', webhookSummary(job.webhook)) : null,
       ),
       job.error ? errorPanel(job.error) : null,
-      artifactsPanel(job.artifacts ?? []),
+      artifactsPanel(job.artifacts ?? [], isTerminal(job.status) && api.has('POST /jobs/{jobId}/archive') ? downloadAllButton() : null),
       itemsSection?.element,
       inputPanel(job.input),
     );
     if (isTerminal(job.status)) itemsSection?.load();
     else itemsSection?.load({ quiet: true });
+  }
+
+  /** Built on demand: the link is fresh for 15 minutes, so it is fetched at the click, not at page load. */
+  function downloadAllButton() {
+    return h('button', { type: 'button', class: 'button small', onclick: (event) => downloadAll(event.currentTarget) }, 'Download all (ZIP)');
+  }
+
+  async function downloadAll(button) {
+    button.disabled = true;
+    const label = button.textContent;
+    button.textContent = 'Preparing ZIP…';
+    try {
+      const archive = await api.archiveJob(job.jobId);
+      replaceChildren(message);
+      const link = h('a', { href: archive.url, download: archive.name, class: 'download-all', hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    } catch (error) {
+      replaceChildren(message, errorBanner(error, { title: 'Could not prepare the ZIP.' }));
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
   }
 
   function actionButtons() {
@@ -287,11 +311,11 @@ function errorPanel(error) {
   );
 }
 
-function artifactsPanel(artifacts) {
+function artifactsPanel(artifacts, downloadAll) {
   return h(
     'div',
     { class: 'card' },
-    h('h2', {}, 'Files ', h('span', { class: 'count' }, String(artifacts.length))),
+    h('div', { class: 'card-header' }, h('h2', {}, 'Files ', h('span', { class: 'count' }, String(artifacts.length))), downloadAll),
     artifacts.length
       ? h(
           'div',

@@ -11,6 +11,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { z } from 'zod';
+import { ARCHIVE_NAME } from '../core/archive';
 import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
 import type { PortalSessionCaps } from '../core/portal-session-caps';
@@ -211,7 +212,8 @@ export class Api extends Construct {
     if (route.access.jobsTable) handler.useJobsTable(props.jobsTable, route.access.jobsTable);
     if (route.access.itemsTable) handler.useItemsTable(props.itemsTable, route.access.itemsTable);
     if (route.access.accountsTable) handler.useAccountsTable(props.accountsTable);
-    if (route.access.artifactsBucket) handler.useArtifactDownloads(props.artifactsBucket, props.artifactUrlTtl);
+    if (route.access.artifactsBucket === 'read') handler.useArtifactDownloads(props.artifactsBucket, props.artifactUrlTtl);
+    if (route.access.artifactsBucket === 'archive') handler.useArtifactArchives(props.artifactsBucket, props.artifactUrlTtl, ARCHIVE_NAME);
     // Each execution runs one job, which the route creates first.
     if (route.access.startExecution) handler.useStateMachineStart(props.stateMachine).useJobTimeouts(props.jobTimeouts);
     if (route.access.schedules) props.schedules.grantApiAccess(handler, route.access.schedules);

@@ -168,6 +168,16 @@ export class RoboportFunction extends NodejsFunction {
     return this;
   }
 
+  /** Downloads, plus writing the job archives (`jobs/<jobId>/all-files.zip`) and nothing else. */
+  useArtifactArchives(bucket: IBucket, urlTtl: Duration, archiveName: string): this {
+    this.useArtifactDownloads(bucket, urlTtl);
+    const archives = bucket.arnForObjects(`jobs/*/${archiveName}`);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [archives] }));
+    bucket.encryptionKey?.grantEncrypt(this);
+    acknowledge(this.role!.node.findChild('DefaultPolicy'), wildcardResourceFinding(this, archives), 'One archive per job, keyed by job id, unknown at deploy time; the function may write only archives.');
+    return this;
+  }
+
   useStateMachineStart(stateMachine: IStateMachine): this {
     stateMachine.grantStartExecution(this);
     this.addEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);

@@ -25,7 +25,8 @@ export interface ApiRoute {
     itemsTable?: 'read';
     /** Webhook secrets: read and created on first use. */
     accountsTable?: 'readWrite';
-    artifactsBucket?: 'read';
+    /** `read` presigns downloads; `archive` also writes each job's `all-files.zip` (core/archive.ts). */
+    artifactsBucket?: 'read' | 'archive';
     startExecution?: boolean;
     /** Schedules table; `manage` adds creating and deleting their EventBridge Scheduler schedules. */
     schedules?: 'read' | 'manage';
@@ -84,6 +85,16 @@ export const API_ROUTES: readonly ApiRoute[] = [
     entry: 'functions/api/list-job-items.ts',
     authorized: true,
     access: { jobsTable: 'read', itemsTable: 'read', artifactsBucket: 'read', pageCursorKey: true },
+  },
+  {
+    id: 'ArchiveJob',
+    method: 'POST',
+    path: '/jobs/{jobId}/archive',
+    entry: 'functions/api/archive-job.ts',
+    authorized: true,
+    access: { jobsTable: 'read', itemsTable: 'read', artifactsBucket: 'archive' },
+    // Reads up to 200 MiB of files and zips them in memory (core/archive.ts MAX_ARCHIVE_BYTES).
+    sizing: { memoryMiB: 1024, timeoutSeconds: 28 },
   },
   {
     id: 'RetryJob',

@@ -13,6 +13,7 @@ import { PageCursors } from '../../core/adapters/dynamo-paging';
 import { EventBridgeScheduleTriggers } from '../../core/adapters/eventbridge-schedule-triggers';
 import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
 import { secretsManagerPageCursorKey } from '../../core/adapters/page-cursor-key';
+import { S3ArchiveFiles } from '../../core/adapters/s3-archive-files';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
 import { SecretsManagerCredentialStore } from '../../core/adapters/secrets';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
@@ -72,9 +73,16 @@ export function credentialDepsFromEnv(): CredentialDeps {
   };
 }
 
+let s3: S3Client | undefined;
+const s3Client = () => (s3 ??= tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' })));
+
 export function artifactLinksFromEnv(): S3ArtifactLinks {
-  const client = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
-  return new S3ArtifactLinks(client, requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
+  return new S3ArtifactLinks(s3Client(), requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
+}
+
+/** The artifacts bucket read and written whole (the job archive). */
+export function archiveFilesFromEnv(): S3ArchiveFiles {
+  return new S3ArchiveFiles(s3Client(), requireEnv(ENV.artifactsBucket));
 }
 
 export function workflowStarterFromEnv(): SfnWorkflowStarter {

@@ -233,9 +233,9 @@ describe('Api', () => {
       expect(mayOnTable(route.id, TABLE_READS, data.itemsTable), route.id).toBe(route.access.itemsTable !== undefined);
       expect(mayOnTable(route.id, TABLE_WRITES, data.itemsTable), route.id).toBe(false);
       expect(mayOnTable(route.id, [...TABLE_READS, ...TABLE_WRITES], data.accountsTable), route.id).toBe(route.access.accountsTable === 'readWrite');
-      expect(actions.includes('s3:GetObject'), route.id).toBe(route.access.artifactsBucket === 'read');
+      expect(actions.includes('s3:GetObject'), route.id).toBe(route.access.artifactsBucket !== undefined);
       expect(actions.includes('states:StartExecution'), route.id).toBe(route.access.startExecution === true);
-      expect(actions.filter((a) => a.startsWith('s3:') && a !== 's3:GetObject'), route.id).toEqual([]);
+      expect(actions.filter((a) => a.startsWith('s3:') && a !== 's3:GetObject'), route.id).toEqual(route.access.artifactsBucket === 'archive' ? ['s3:PutObject'] : []);
     }
   });
 
@@ -271,6 +271,12 @@ describe('Api', () => {
       expect(mayOnTable(route.id, TABLE_WRITES, data.leasesTable), route.id).toBe(false);
     }
     expect(functionProps('OpsOverview').Environment.Variables).toHaveProperty(ENV.portalMaxSessions);
+  });
+
+  it('lets the archive route write job archives only', () => {
+    const put = statementsOf(template, api.routeFunctions.get('ArchiveJob')!.role!).find((s) => [s.Action].flat().includes('s3:PutObject'));
+    expect(JSON.stringify(put?.Resource)).toContain('/jobs/*/all-files.zip');
+    expect(API_ROUTES.filter((r) => r.access.artifactsBucket === 'archive').map((r) => r.id)).toEqual(['ArchiveJob']);
   });
 
   it('scopes StartExecution to the job state machine', () => {
