@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sparticuzChromium from '@sparticuz/chromium';
+import JSZip from 'jszip';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/local-users';
@@ -38,7 +39,7 @@ afterAll(async () => {
 });
 
 async function openConsole(viewport = { width: 1280, height: 800 }): Promise<Page> {
-  context = await browser.newContext({ viewport });
+  context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
   pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -118,6 +119,13 @@ describe('admin console', () => {
     const bytes = Buffer.from(await (await fetch(href!)).arrayBuffer());
     expect(bytes.subarray(0, 4).toString()).toBe('%PDF');
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(shownSha256);
+
+    // Download all: one ZIP built server-side, holding the same PDF.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download all (ZIP)' }).click()]);
+    expect(download.suggestedFilename()).toBe('all-files.zip');
+    const zip = await JSZip.loadAsync(await readFile((await download.path())!));
+    const zipped = await zip.file('snapshot.pdf')!.async('nodebuffer');
+    expect(createHash('sha256').update(zipped).digest('hex')).toBe(shownSha256);
     expect(pageErrors).toEqual([]);
   });
 
