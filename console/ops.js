@@ -27,13 +27,17 @@ export function operationsView({ api, session }) {
     return { element, title: 'Operations', dispose() {} };
   }
   const poller = autoRefresh(() => refresh(), () => true, 5000);
+  // A load failure's banner goes with the next good load; a redrive's outcome stays until the next action.
+  let loadFailed = false;
 
   async function refresh() {
     try {
       const [overview, dlq] = await Promise.all([api.operationsOverview(), api.listDeadLetters()]);
       render(overview, dlq.messages);
-      replaceChildren(message);
+      if (loadFailed) replaceChildren(message);
+      loadFailed = false;
     } catch (error) {
+      loadFailed = true;
       replaceChildren(message, errorBanner(error, { title: 'Could not load operations.' }));
     }
     poller.schedule();
