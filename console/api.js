@@ -58,8 +58,28 @@ export class RoboportApi {
     return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`);
   }
 
-  retryJob(jobId, idempotencyKey) {
-    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/retry`, { headers: { 'Idempotency-Key': idempotencyKey } });
+  /** `scope`: 'technical' (failed for technical reasons only, the API's default) or 'all-failed'. */
+  retryJob(jobId, idempotencyKey, scope = 'technical') {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/retry`, { body: { scope }, headers: { 'Idempotency-Key': idempotencyKey } });
+  }
+
+  /** Every file of a finished job in one ZIP: `{name, size, files, url}` (the link lasts 15 minutes). */
+  archiveJob(jobId) {
+    return this.#request('POST', `/jobs/${encodeURIComponent(jobId)}/archive`);
+  }
+
+  /** Admins: queue depths, running jobs, last hour's throughput, portal session slots. */
+  operationsOverview() {
+    return this.#request('GET', '/ops/overview');
+  }
+
+  listDeadLetters() {
+    return this.#request('GET', '/ops/dlq');
+  }
+
+  /** One dead letter back to the robot queue, or all of them without `messageId`. */
+  redriveDeadLetters(messageId) {
+    return this.#request('POST', '/ops/dlq/redrive', { body: messageId ? { messageId } : {} });
   }
 
   async #request(method, path, { query = {}, body, headers = {} } = {}) {

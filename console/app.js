@@ -2,6 +2,7 @@ import { RoboportApi } from './api.js';
 import { Session } from './auth.js';
 import { h, replaceChildren } from './dom.js';
 import { jobDetailView, jobsView } from './jobs.js';
+import { operationsView } from './ops.js';
 import { signInView } from './sign-in.js';
 import { submitView } from './submit.js';
 import { errorBanner } from './ui.js';
@@ -9,7 +10,7 @@ import { errorBanner } from './ui.js';
 /**
  * Roboport admin console: a static page (S3 + CloudFront in AWS, local/console-server.ts
  * locally) that signs in with Cognito and drives the REST API. Routes live in the hash, so the
- * host needs no rewrite rules: #/jobs, #/jobs?status=FAILED, #/jobs/<id>, #/new.
+ * host needs no rewrite rules: #/jobs, #/jobs?status=FAILED, #/jobs/<id>, #/new, #/ops (admins).
  */
 const root = document.getElementById('app');
 
@@ -47,6 +48,7 @@ function routeView(context) {
   const jobMatch = /^\/jobs\/([^/]+)$/.exec(path);
   if (jobMatch) return jobDetailView(context, decodeURIComponent(jobMatch[1]));
   if (path === '/new') return submitView(context, params);
+  if (path === '/ops') return operationsView(context);
   return jobsView(context, params);
 }
 
@@ -57,7 +59,13 @@ function header(session, hash) {
     'header',
     { class: 'topbar' },
     h('a', { class: 'brand', href: '#/jobs' }, h('span', { class: 'logo', 'aria-hidden': 'true' }), 'Roboport', h('span', { class: 'brand-sub' }, 'console')),
-    h('nav', { class: 'nav', 'aria-label': 'Main' }, link('#/jobs', 'Jobs', !hash.startsWith('#/new')), link('#/new', 'New job', hash.startsWith('#/new'))),
+    h(
+      'nav',
+      { class: 'nav', 'aria-label': 'Main' },
+      link('#/jobs', 'Jobs', !hash.startsWith('#/new') && !hash.startsWith('#/ops')),
+      link('#/new', 'New job', hash.startsWith('#/new')),
+      user?.isAdmin ? link('#/ops', 'Operations', hash.startsWith('#/ops')) : null,
+    ),
     h(
       'div',
       { class: 'user' },

@@ -1,5 +1,5 @@
 import { confirmDialog, formatBytes, formatDuration, formatTime, h, replaceChildren } from './dom.js';
-import { autoRefresh, errorBanner, inputSummary, isTerminal, JOB_STATUSES, statusBadge, statusLabel } from './ui.js';
+import { autoRefresh, errorBanner, inputSummary, isTerminal, JOB_STATUSES, progressBar, statusBadge, statusLabel } from './ui.js';
 
 const PAGE_SIZE = 25;
 
@@ -8,7 +8,8 @@ const PAGE_SIZE = 25;
  * seconds while a listed job is still queued or running. Admins see every owner's jobs (the API
  * decides what a caller sees).
  */
-export function jobsView({ api, navigate }, params) {
+export function jobsView({ api, session, navigate }, params) {
+  const isAdmin = Boolean(session.user?.isAdmin);
   const status = JOB_STATUSES.includes(params.get('status')) ? params.get('status') : '';
   let jobs = [];
   let nextToken;
@@ -27,8 +28,8 @@ export function jobsView({ api, navigate }, params) {
   const loading = h('p', { class: 'loading' }, 'Loading jobs…');
   const table = h(
     'table',
-    { class: 'table jobs-table', hidden: true },
-    h('thead', {}, h('tr', {}, ['Status', 'Job', 'Robot', 'Input', 'Created', 'Attempts'].map((title) => h('th', { scope: 'col' }, title)))),
+    { class: 'table jobs-table cards', hidden: true },
+    h('thead', {}, h('tr', {}, jobColumns(isAdmin).map((title) => h('th', { scope: 'col' }, title)))),
     body,
   );
   const empty = h('div', { class: 'empty', hidden: true }, h('p', {}, status ? `No ${statusLabel(status).toLowerCase()} jobs.` : 'No jobs yet.'), h('a', { class: 'button primary', href: '#/new' }, 'Submit a job'));
@@ -93,7 +94,7 @@ export function jobsView({ api, navigate }, params) {
   function render() {
     loading.remove();
     replaceChildren(message);
-    replaceChildren(body, jobs.map(jobRow));
+    replaceChildren(body, jobs.map((job) => jobRow(job, isAdmin, navigate)));
     table.hidden = jobs.length === 0;
     empty.hidden = jobs.length > 0;
     more.hidden = !nextToken;
@@ -104,18 +105,36 @@ export function jobsView({ api, navigate }, params) {
   return { element, title: 'Jobs', dispose: () => poller.stop() };
 }
 
-function jobRow(job) {
+function jobColumns(isAdmin) {
+  return ['Status', 'Job', 'Robot', ...(isAdmin ? ['Owner'] : []), 'Input', 'Progress', 'Created', 'Duration'];
+}
+
+/** A whole row opens the job; its link keeps it reachable by keyboard. */
+function jobRow(job, isAdmin, navigate) {
   const href = `#/jobs/${encodeURIComponent(job.jobId)}`;
   const summary = inputSummary(job.input);
-  return h(
-    'tr',
-    { dataset: { jobId: job.jobId, status: job.status } },
+  const labels = jobColumns(isAdmin);
+  const cells = [
     h('td', {}, statusBadge(job.status)),
     h('td', {}, h('a', { href, class: 'mono job-link', title: job.jobId }, shortId(job.jobId))),
     h('td', {}, job.robot),
+    ...(isAdmin ? [h('td', { class: 'mono truncate', title: job.owner ?? '' }, job.owner ?? '—')] : []),
     h('td', { class: 'truncate', title: summary }, summary),
+    h('td', {}, progressBar(job.progress) ?? (isTerminal(job.status) ? '—' : statusLabel(job.status))),
     h('td', { class: 'nowrap', title: job.createdAt }, formatTime(job.createdAt)),
-    h('td', { class: 'numeric' }, String(job.attempts)),
+    h('td', { class: 'nowrap' }, job.startedAt ? formatDuration(job.startedAt, isTerminal(job.status) ? job.updatedAt : new Date().toISOString()) : '—'),
+  ];
+  cells.forEach((td, index) => td.setAttribute('data-label', labels[index]));
+  return h(
+    'tr',
+    {
+      class: 'clickable',
+      dataset: { jobId: job.jobId, status: job.status },
+      onclick: (event) => {
+        if (!event.target.closest('a')) navigate(href);
+      },
+    },
+    cells,
   );
 }
 
@@ -126,8 +145,8 @@ function jobRow(job) {
  */
 export function jobDetailView({ api, navigate }, jobId) {
   let job;
-  // One key per page view: a second click replays the first retry instead of starting another.
-  const retryKey = crypto.randomUUID();
+  // One key per page view and scope: a second click replays the first retry instead of starting another.
+  const retryKeys = { technical: crypto.randomUUID(), 'all-failed': crypto.randomUUID() };
   const content = h('div', { class: 'detail' }, h('p', { class: 'loading' }, 'Loading job…'));
   const message = h('div', { class: 'messages' });
   const actions = h('div', { class: 'toolbar' });
@@ -170,17 +189,43 @@ export function jobDetailView({ api, navigate }, jobId) {
         fact('Created', formatTime(job.createdAt)),
         fact('Updated', formatTime(job.updatedAt)),
         isTerminal(job.status) ? fact('Took', formatDuration(job.createdAt, job.updatedAt)) : null,
+        job.progress ? fact('Progress', progressBar(job.progress, { detailed: true })) : null,
         job.retryOf ? fact('Retry of', h('a', { href: `#/jobs/${encodeURIComponent(job.retryOf)}`, class: 'mono' }, shortId(job.retryOf))) : null,
+        job.retries?.length ? fact('Retried as', job.retries.map((id, i) => [i ? ', ' : '', h('a', { href: `#/jobs/${encodeURIComponent(id)}`, class: 'mono retry-link' }, shortId(id))])) : null,
         job.callbackUrl ? fact('Callback', h('span', { class: 'mono' }, job.callbackUrl)) : null,
         job.webhook ? fact('Webhook', webhookSummary(job.webhook)) : null,
       ),
       job.error ? errorPanel(job.error) : null,
-      artifactsPanel(job.artifacts ?? []),
+      artifactsPanel(job.artifacts ?? [], isTerminal(job.status) && api.has('POST /jobs/{jobId}/archive') ? downloadAllButton() : null),
       itemsSection?.element,
-      h('div', { class: 'card' }, h('h2', {}, 'Input'), h('pre', { class: 'code json' }, JSON.stringify(job.input, null, 2))),
+      inputPanel(job.input),
     );
     if (isTerminal(job.status)) itemsSection?.load();
     else itemsSection?.load({ quiet: true });
+  }
+
+  /** Built on demand: the link is fresh for 15 minutes, so it is fetched at the click, not at page load. */
+  function downloadAllButton() {
+    return h('button', { type: 'button', class: 'button small', onclick: (event) => downloadAll(event.currentTarget) }, 'Download all (ZIP)');
+  }
+
+  async function downloadAll(button) {
+    button.disabled = true;
+    const label = button.textContent;
+    button.textContent = 'Preparing ZIP…';
+    try {
+      const archive = await api.archiveJob(job.jobId);
+      replaceChildren(message);
+      const link = h('a', { href: archive.url, download: archive.name, class: 'download-all', hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    } catch (error) {
+      replaceChildren(message, errorBanner(error, { title: 'Could not prepare the ZIP.' }));
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
   }
 
   function actionButtons() {
@@ -190,8 +235,12 @@ export function jobDetailView({ api, navigate }, jobId) {
     }
     // Retry is offered for finished jobs that did not succeed, where the API has the route; the
     // API answers 409 with the reason when there is nothing to retry.
+    // Technical failures by default: business failures (unknown invoices) would fail again.
     if (['FAILED', 'TIMED_OUT', 'CANCELLED', 'PARTIAL'].includes(job.status) && api.has('POST /jobs/{jobId}/retry')) {
-      buttons.push(h('button', { type: 'button', class: 'button primary', onclick: (event) => retry(event.currentTarget) }, job.status === 'PARTIAL' ? 'Retry failed items' : 'Retry job'));
+      buttons.push(
+        h('button', { type: 'button', class: 'button primary', onclick: (event) => retry(event.currentTarget, 'technical') }, 'Retry technical failures'),
+        h('button', { type: 'button', class: 'button', onclick: (event) => retry(event.currentTarget, 'all-failed') }, 'Retry all failed'),
+      );
     }
     return buttons;
   }
@@ -207,8 +256,8 @@ export function jobDetailView({ api, navigate }, jobId) {
   }
 
   /** A retry is a new job (finished jobs never change): open it. */
-  async function retry(button) {
-    await act(button, () => api.retryJob(job.jobId, retryKey), 'Could not retry the job.', (retried) => navigate(`#/jobs/${encodeURIComponent(retried.jobId)}`));
+  async function retry(button, scope) {
+    await act(button, () => api.retryJob(job.jobId, retryKeys[scope], scope), 'Could not retry the job.', (retried) => navigate(`#/jobs/${encodeURIComponent(retried.jobId)}`));
   }
 
   async function act(button, call, failureTitle, onDone = (updated) => ((job = updated), render())) {
@@ -228,6 +277,18 @@ export function jobDetailView({ api, navigate }, jobId) {
 
   void load();
   return { element, title: `Job ${shortId(jobId)}`, dispose: () => poller.stop() };
+}
+
+/** Big inputs (5,000 invoices) stay collapsed: the page must not grow 100,000 px tall. */
+function inputPanel(input) {
+  const text = JSON.stringify(input, null, 2);
+  const big = text.length > 2000;
+  return h(
+    'details',
+    { class: 'card input-card', open: !big },
+    h('summary', {}, h('h2', { class: 'inline-heading' }, 'Input'), big ? h('span', { class: 'muted' }, ` ${inputSummary(input)} · ${Math.round(text.length / 1024)} KB, click to show`) : null),
+    h('pre', { class: 'code json' }, text),
+  );
 }
 
 function fact(term, ...description) {
@@ -250,18 +311,18 @@ function errorPanel(error) {
   );
 }
 
-function artifactsPanel(artifacts) {
+function artifactsPanel(artifacts, downloadAll) {
   return h(
     'div',
     { class: 'card' },
-    h('h2', {}, 'Files ', h('span', { class: 'count' }, String(artifacts.length))),
+    h('div', { class: 'card-header' }, h('h2', {}, 'Files ', h('span', { class: 'count' }, String(artifacts.length))), downloadAll),
     artifacts.length
       ? h(
           'div',
           { class: 'table-wrap' },
           h(
             'table',
-            { class: 'table artifacts-table' },
+            { class: 'table artifacts-table cards' },
             h('thead', {}, h('tr', {}, ['Name', 'Type', 'Size', 'SHA-256'].map((title) => h('th', { scope: 'col' }, title)))),
             h('tbody', {}, artifacts.map(artifactRow)),
           ),
@@ -274,10 +335,10 @@ function artifactRow(artifact) {
   return h(
     'tr',
     { dataset: { artifact: artifact.name } },
-    h('td', {}, downloadLink(artifact)),
-    h('td', {}, artifact.contentType),
-    h('td', { class: 'numeric nowrap' }, formatBytes(artifact.size)),
-    h('td', {}, h('code', { class: 'hash selectable', title: artifact.sha256 }, artifact.sha256)),
+    h('td', { 'data-label': 'Name' }, downloadLink(artifact)),
+    h('td', { 'data-label': 'Type' }, artifact.contentType),
+    h('td', { class: 'numeric nowrap', 'data-label': 'Size' }, formatBytes(artifact.size)),
+    h('td', { 'data-label': 'SHA-256' }, h('code', { class: 'hash selectable', title: artifact.sha256 }, artifact.sha256)),
   );
 }
 
@@ -305,7 +366,7 @@ function itemsPanel(api, jobId) {
     h(
       'div',
       { class: 'table-wrap' },
-      h('table', { class: 'table items-table' }, h('thead', {}, h('tr', {}, ['Item', 'Status', 'Attempts', 'Result', 'Error'].map((title) => h('th', { scope: 'col' }, title)))), body),
+      h('table', { class: 'table items-table cards' }, h('thead', {}, h('tr', {}, ['Item', 'Status', 'Attempts', 'Result', 'Error'].map((title) => h('th', { scope: 'col' }, title)))), body),
     ),
     more,
   );
@@ -334,11 +395,11 @@ function itemRow(item) {
   return h(
     'tr',
     { dataset: { item: item.key } },
-    h('td', { class: 'mono' }, item.key),
-    h('td', {}, statusBadge(item.status)),
-    h('td', { class: 'numeric' }, String(item.attempts ?? 0)),
-    h('td', {}, item.artifact ? downloadLink(item.artifact) : '—', item.evidence?.length ? h('div', { class: 'evidence' }, 'Evidence: ', item.evidence.map((file) => [downloadLink(file), ' '])) : null),
-    h('td', {}, item.error ? h('span', { title: item.error.message }, h('code', {}, item.error.code), ' ', item.error.message) : '—'),
+    h('td', { class: 'mono', 'data-label': 'Item' }, item.key),
+    h('td', { 'data-label': 'Status' }, statusBadge(item.status)),
+    h('td', { class: 'numeric', 'data-label': 'Attempts' }, String(item.attempts ?? 0)),
+    h('td', { 'data-label': 'Result' }, item.artifact ? downloadLink(item.artifact) : '—', item.evidence?.length ? h('div', { class: 'evidence' }, 'Evidence: ', item.evidence.map((file) => [downloadLink(file), ' '])) : null),
+    h('td', { 'data-label': 'Error' }, item.error ? h('span', { title: item.error.message }, h('code', {}, item.error.code), ' ', item.error.message) : '—'),
   );
 }
 

@@ -48,9 +48,40 @@ export function autoRefresh(refresh, wanted, intervalMs = 3000) {
   };
 }
 
-/** A short, readable summary of a job input for the list: its URL or first text value. */
+/**
+ * A short, readable summary of a job input for the list: "30 invoices" for a list of items (the
+ * input's longest array of texts), else its URL or first text value.
+ */
 export function inputSummary(input) {
   if (!input || typeof input !== 'object') return '';
+  const lists = Object.entries(input).filter(([, value]) => Array.isArray(value) && value.length > 0 && value.every((entry) => typeof entry === 'string'));
+  const [name, list] = lists.sort(([, a], [, b]) => b.length - a.length)[0] ?? [];
+  if (list && !(name === 'formats' && lists.length === 1 && typeof input.url === 'string')) {
+    return `${list.length} ${list.length === 1 ? name.replace(/s$/, '') : name}`;
+  }
   const text = typeof input.url === 'string' ? input.url : Object.values(input).find((value) => typeof value === 'string');
   return text ?? '';
+}
+
+/** A progress bar with its counts in words (job.progress of the API), or null for jobs without items. */
+export function progressBar(progress, { detailed = false } = {}) {
+  if (!progress || !progress.total) return null;
+  const done = progress.succeeded + progress.failed;
+  const percent = Math.round((done / progress.total) * 100);
+  const text = `${done} of ${progress.total} items` + (progress.failed ? ` (${progress.failed} failed)` : '');
+  const extra = detailed
+    ? [progress.itemsPerMinute ? `${progress.itemsPerMinute} items/min` : null, progress.etaSeconds !== undefined ? `about ${formatSeconds(progress.etaSeconds)} left` : null].filter(Boolean).join(' · ')
+    : '';
+  return h(
+    'div',
+    { class: 'progress' },
+    h('progress', { max: String(progress.total), value: String(done), 'aria-label': `Progress: ${text}`, dataset: { done: String(done), total: String(progress.total) } }),
+    h('span', { class: 'progress-text' }, `${percent}% · ${text}`, extra ? ` · ${extra}` : ''),
+  );
+}
+
+export function formatSeconds(seconds) {
+  if (seconds < 90) return `${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
 }

@@ -66,6 +66,12 @@ export class RetryNotPossible extends DomainError {
   readonly code = 'RETRY_NOT_POSSIBLE';
 }
 
+/** Something only a finished job has (its files in one archive) asked of a job still running. */
+export class JobNotFinished extends DomainError {
+  readonly statusCode = 409;
+  readonly code = 'JOB_NOT_FINISHED';
+}
+
 export class IdempotencyConflict extends DomainError {
   readonly statusCode = 409;
   readonly code = 'IDEMPOTENCY_CONFLICT';

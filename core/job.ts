@@ -88,6 +88,8 @@ export interface Job {
   executionArn?: string;
   /** The job this one retries (POST /jobs/{jobId}/retry): the original stays as it ended. */
   retryOf?: string;
+  /** Jobs made by retrying this one, oldest first: the other direction of `retryOf`. */
+  retries?: string[];
   /** Outcome of the job.finished webhook to `callbackUrl`; never changes the job's status. */
   webhook?: WebhookDelivery;
   /** Item robots: counters of the job's items (core/progress.ts), set and moved atomically, never counted by a scan. */
@@ -145,6 +147,8 @@ export type JobView = Omit<Job, 'owner' | 'requestHash' | 'idempotencyKey' | 'ex
   logins?: number;
   progress?: JobProgress;
   artifacts: ArtifactView[];
+  /** Only in admins' listings (GET /jobs): whose job it is. */
+  owner?: string;
 };
 
 export type ArtifactView = Omit<Artifact, 'key'> & { url?: string };
@@ -168,6 +172,7 @@ export function toJobView(job: Job, urls: ReadonlyMap<string, string> = new Map(
     ...(progress || job.logins !== undefined ? { logins: job.logins ?? 0 } : {}),
     ...(job.error ? { error: job.error } : {}),
     ...(job.retryOf ? { retryOf: job.retryOf } : {}),
+    ...(job.retries?.length ? { retries: job.retries } : {}),
     ...(job.webhook ? { webhook: job.webhook } : {}),
     artifacts: job.artifacts.map(({ name, contentType, size, sha256, key }) => {
       const url = urls.get(key);

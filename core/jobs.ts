@@ -219,7 +219,9 @@ export async function listJobs(store: JobStore, caller: Caller, query: Record<st
     ...(nextToken ? { nextToken } : {}),
     limit,
   });
-  return { jobs: page.jobs.map((job) => toJobView(job)), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  // Admins see whose job each is (the owner's Cognito sub); others only ever list their own.
+  const view = (job: Job): JobView => (caller.isAdmin ? { ...toJobView(job), owner: job.owner } : toJobView(job));
+  return { jobs: page.jobs.map(view), ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
 }
 
 export async function cancelJob(store: JobStore, caller: Caller, jobId: string, now = new Date()): Promise<JobView> {

@@ -19,6 +19,8 @@ export interface JobStore {
   setWebhookDelivery(jobId: string, delivery: WebhookDelivery): Promise<void>;
   /** Sets how many work items the job has (idempotent: the same items give the same total). */
   setItemTotal(jobId: string, total: number): Promise<void>;
+  /** Records on the original job a retry job made of it (POST /jobs/{jobId}/retry); once per retry, in every status. */
+  addRetry(jobId: string, retryJobId: string): Promise<void>;
   /** Moves the item counters by `delta` in one atomic ADD; in every status, so that a late checkpoint still counts. */
   countItems(jobId: string, delta: ItemCountDelta): Promise<void>;
   /** Counts one successful portal login in one atomic ADD; in every status, like countItems. */

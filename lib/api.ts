@@ -5,13 +5,16 @@ import type { IUserPool } from 'aws-cdk-lib/aws-cognito';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { z } from 'zod';
+import { ARCHIVE_NAME } from '../core/archive';
 import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
+import type { PortalSessionCaps } from '../core/portal-session-caps';
 import { API_ROUTES, type ApiRoute } from '../functions/api/routes';
 import { acknowledge } from './nag';
 import { type FunctionDefaults, RoboportFunction } from './roboport-function';
@@ -35,6 +38,12 @@ export interface ApiProps {
   readonly jobTimeouts: JobTimeouts;
   /** Where portal credentials live in Secrets Manager (the robots read them there). */
   readonly robotSecretsPrefix: string;
+  /** The robot queue and its DLQ, for the operations routes (`robotQueues` access). */
+  readonly robotQueue: IQueue;
+  readonly robotDeadLetterQueue: IQueue;
+  /** Portal session slots and their caps, for the operations overview (`leasesTable` access). */
+  readonly leasesTable: ITableV2;
+  readonly portalSessions: PortalSessionCaps;
   /** Grants routes with `schedules` access. */
   readonly schedules: Schedules;
   readonly functionDefaults: FunctionDefaults;
@@ -203,12 +212,15 @@ export class Api extends Construct {
     if (route.access.jobsTable) handler.useJobsTable(props.jobsTable, route.access.jobsTable);
     if (route.access.itemsTable) handler.useItemsTable(props.itemsTable, route.access.itemsTable);
     if (route.access.accountsTable) handler.useAccountsTable(props.accountsTable);
-    if (route.access.artifactsBucket) handler.useArtifactDownloads(props.artifactsBucket, props.artifactUrlTtl);
+    if (route.access.artifactsBucket === 'read') handler.useArtifactDownloads(props.artifactsBucket, props.artifactUrlTtl);
+    if (route.access.artifactsBucket === 'archive') handler.useArtifactArchives(props.artifactsBucket, props.artifactUrlTtl, ARCHIVE_NAME);
     // Each execution runs one job, which the route creates first.
     if (route.access.startExecution) handler.useStateMachineStart(props.stateMachine).useJobTimeouts(props.jobTimeouts);
     if (route.access.schedules) props.schedules.grantApiAccess(handler, route.access.schedules);
     if (route.access.credentials) handler.useCredentials(props.robotSecretsPrefix, route.access.credentials);
     if (route.access.pageCursorKey) handler.usePageCursorKey(this.pageCursorKey);
+    if (route.access.robotQueues) handler.useRobotQueues({ robot: props.robotQueue, deadLetter: props.robotDeadLetterQueue }, route.access.robotQueues);
+    if (route.access.leasesTable) handler.useLeasesTable(props.leasesTable, props.portalSessions);
 
     const integration = new apigateway.LambdaIntegration(handler, { allowTestInvoke: false });
     const validation = this.validationOf(route);

@@ -8,9 +8,11 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import type { JobTimeouts } from '../core/delivery';
+import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { ENV } from '../core/env-names';
 import { acknowledge, wildcardResourceFinding } from './nag';
 
@@ -119,6 +121,32 @@ export class RoboportFunction extends NodejsFunction {
     return this.useTable(table, access, ENV.schedulesTable);
   }
 
+  /** Portal session slots, read only (the operations overview) with the caps they are held against. */
+  useLeasesTable(table: ITableV2, caps: PortalSessionCaps): this {
+    for (const [name, value] of Object.entries(portalSessionCapsEnv(caps))) this.addEnvironment(name, value);
+    return this.useTable(table, 'read', ENV.leasesTable);
+  }
+
+  /**
+   * The robot queue and its DLQ for the operations routes: `inspect` reads both queues' depths and
+   * peeks the DLQ (a receive with visibility 0), `redrive` also sends to the robot queue and deletes
+   * from the DLQ.
+   */
+  useRobotQueues(queues: { robot: IQueue; deadLetter: IQueue }, access: 'inspect' | 'redrive'): this {
+    queues.robot.grant(this, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    queues.deadLetter.grant(this, 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl');
+    if (access === 'inspect') {
+      queues.deadLetter.grant(this, 'sqs:ReceiveMessage');
+      queues.deadLetter.encryptionMasterKey?.grantDecrypt(this);
+    } else {
+      queues.deadLetter.grantConsumeMessages(this);
+      queues.robot.grantSendMessages(this);
+    }
+    this.addEnvironment(ENV.robotQueueUrl, queues.robot.queueUrl);
+    this.addEnvironment(ENV.robotDeadLetterQueueUrl, queues.deadLetter.queueUrl);
+    return this;
+  }
+
   private useTable(table: ITableV2, access: 'read' | 'readWrite', envName: string): this {
     if (access === 'read') table.grantReadData(this);
     else table.grantReadWriteData(this);
@@ -137,6 +165,16 @@ export class RoboportFunction extends NodejsFunction {
     );
     this.addEnvironment(ENV.artifactsBucket, bucket.bucketName);
     this.addEnvironment(ENV.artifactUrlTtlSeconds, String(urlTtl.toSeconds()));
+    return this;
+  }
+
+  /** Downloads, plus writing the job archives (`jobs/<jobId>/all-files.zip`) and nothing else. */
+  useArtifactArchives(bucket: IBucket, urlTtl: Duration, archiveName: string): this {
+    this.useArtifactDownloads(bucket, urlTtl);
+    const archives = bucket.arnForObjects(`jobs/*/${archiveName}`);
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [archives] }));
+    bucket.encryptionKey?.grantEncrypt(this);
+    acknowledge(this.role!.node.findChild('DefaultPolicy'), wildcardResourceFinding(this, archives), 'One archive per job, keyed by job id, unknown at deploy time; the function may write only archives.');
     return this;
   }
 

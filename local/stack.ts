@@ -89,6 +89,8 @@ export interface LocalStackOptions {
   ports: { api: number; console: number; sandbox: number; stepFunctions: number; sqs: number; s3: number; dynamodb: number; cognito: number; portal: number; secretsManager: number; events?: number };
   /** Pause before the workflow retries a technical failure; tests shorten it. */
   workflow?: { retryIntervalSeconds: number };
+  /** false leaves dead letters in the robot DLQ (for an operator's redrive) instead of reprocessing them; default true. */
+  dlqConsumer?: boolean;
 }
 
 export interface LocalStack {
@@ -245,7 +247,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
 
     // Last: it runs robots against everything above, and closes first.
-    const dlqConsumer = startDlqConsumer({
+    const dlqConsumer = options.dlqConsumer === false ? undefined : startDlqConsumer({
       sqs,
       queueUrl: queue.deadLetterQueueUrl,
       queueArn: `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${names.queue}-dlq`,
@@ -256,7 +258,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       retryDelaySeconds: 5,
       onError: (error) => process.stderr.write(`local DLQ reprocessor: ${String(error)}\n`),
     });
-    closers.push(dlqConsumer.close);
+    if (dlqConsumer) closers.push(dlqConsumer.close);
 
     const redrivenJobs = await redriveUnfinishedJobs(new DynamoJobStore(dynamo, names.table), new SfnWorkflowStarter(new SFNClient({}), stateMachineArn));
 

@@ -19,6 +19,7 @@ import { superviseWorker } from './worker-supervisor';
  *                      worker.pid holds their pids, one line each
  *   --worker-image     run the worker as containers/robot/Dockerfile builds it (local/worker-image.ts)
  *                      instead of its TypeScript source
+ *   --no-dlq-consumer  leave dead letters in the robot DLQ for a redrive (GET /ops/dlq) instead of reprocessing them
  *   --worker-restart-max-ms N   longest pause before the supervisor restarts a dead worker (default 10000)
  */
 const repoRoot = path.resolve(import.meta.dirname, '..');
@@ -31,6 +32,7 @@ const { values: flags } = parseArgs({
     workers: { type: 'string', default: '1' },
     'worker-image': { type: 'boolean', default: false },
     'worker-restart-max-ms': { type: 'string' },
+    'no-dlq-consumer': { type: 'boolean', default: false },
   },
 });
 
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
   const ports = flags.ports === 'auto' ? ANY_PORTS : flags.ports === 'last' ? lastPorts(portsFile) : FIXED_PORTS;
   // The bundle builds while the emulators start.
   const imageBuild = flags['worker-image'] && !flags['no-worker'] ? buildWorkerImage({ repoRoot, outDir: path.join(dataDir, 'worker-image') }) : undefined;
-  const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports }), imageBuild]);
+  const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports, dlqConsumer: !flags['no-dlq-consumer'] }), imageBuild]);
   const pids: number[] = [];
   const fleet = Array.from({ length: flags['no-worker'] ? 0 : workers }, (_, index) =>
     superviseWorker({

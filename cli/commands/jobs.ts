@@ -163,7 +163,7 @@ export function addJobCommands(program: Command): void {
     if (options.items && !['failed', 'technical'].includes(options.items)) throw usageError('--items must be "failed" or "technical"');
     const { body: job } = await context.api.request<JobView>('POST', `/jobs/${encodeURIComponent(jobId)}/retry`, {
       headers: { 'idempotency-key': options.idempotencyKey ?? randomUUID() },
-      ...(options.items ? { body: { items: options.items } } : {}),
+      body: { scope: options.items === 'technical' ? 'technical' : 'all-failed' },
     });
     context.store.rememberJob(job.jobId);
     if (options.watch) return watchToEnd(context, job.jobId, options);

@@ -167,6 +167,25 @@ export class DynamoJobStore implements JobStore {
     await this.updateExisting(jobId, 'SET itemsTotal = :total', { ':total': total });
   }
 
+  async addRetry(jobId: string, retryJobId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: this.key(jobId),
+          UpdateExpression: 'SET retries = list_append(if_not_exists(retries, :none), :retry)',
+          // Once per retry: an idempotent replay links again and changes nothing.
+          ConditionExpression: 'attribute_exists(#id) AND (attribute_not_exists(retries) OR NOT contains(retries, :retryId))',
+          ExpressionAttributeNames: { '#id': JOBS_TABLE.partitionKey },
+          ExpressionAttributeValues: marshall({ ':none': [], ':retry': [retryJobId], ':retryId': retryJobId }),
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!(await this.get(jobId))) throw new JobNotFound(jobId);
+    }
+  }
+
   async countItems(jobId: string, delta: ItemCountDelta): Promise<void> {
     await this.updateExisting(jobId, 'ADD itemsSucceeded :succeeded, itemsFailed :failed', { ':succeeded': delta.succeeded, ':failed': delta.failed });
   }

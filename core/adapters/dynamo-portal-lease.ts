@@ -1,5 +1,6 @@
-import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { marshall } from '@aws-sdk/util-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { HeldSlot, PortalSlotReader } from '../operations';
 import type { PortalLease, PortalLeaseStore } from '../portal-lease';
 import { LEASES_TABLE } from '../table-schema';
 
@@ -7,7 +8,7 @@ import { LEASES_TABLE } from '../table-schema';
  * One item per slot (`host#slot`), written only with conditional puts: a slot is taken when it
  * is missing, expired or already this holder's. DynamoDB's TTL removes long-expired slots.
  */
-export class DynamoPortalLeaseStore implements PortalLeaseStore {
+export class DynamoPortalLeaseStore implements PortalLeaseStore, PortalSlotReader {
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
@@ -55,6 +56,36 @@ export class DynamoPortalLeaseStore implements PortalLeaseStore {
     }
   }
 
+  /** The operations view (core/operations.ts): a scan, as the table holds one small item per slot of each host. */
+  async listHeld(nowSeconds: number): Promise<HeldSlot[]> {
+    const held: HeldSlot[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    for (let page = 0; page < MAX_SCAN_PAGES; page++) {
+      const { Items = [], LastEvaluatedKey } = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: '#expires >= :now',
+          ExpressionAttributeNames: { '#expires': LEASES_TABLE.ttlAttribute },
+          ExpressionAttributeValues: marshall({ ':now': nowSeconds }),
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const item of Items.map((raw) => unmarshall(raw))) {
+        const key = String(item[LEASES_TABLE.partitionKey]);
+        const separator = key.lastIndexOf('#');
+        held.push({
+          host: key.slice(0, separator),
+          slot: Number(key.slice(separator + 1)),
+          holder: String(item.holder),
+          expiresAt: new Date(Number(item[LEASES_TABLE.ttlAttribute]) * 1000).toISOString(),
+        });
+      }
+      startKey = LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    return held;
+  }
+
   async release(lease: PortalLease): Promise<void> {
     try {
       await this.client.send(
@@ -71,6 +102,9 @@ export class DynamoPortalLeaseStore implements PortalLeaseStore {
     }
   }
 }
+
+/** Pages of the slot listing: one item per slot ever taken, so a handful of hosts × their caps. */
+const MAX_SCAN_PAGES = 10;
 
 function slotKey(host: string, slot: number): string {
   return `${host}#${slot}`;

@@ -3,7 +3,7 @@ import { ENV } from '../../core/env-names';
 import { retryJob } from '../../core/items-service';
 import { robotCatalog } from '../../robots';
 import { itemStoreFromEnv, jobStoreFromEnv, workflowStarterFromEnv, jobTimeoutsFromEnv, credentialDepsFromEnv } from '../shared/adapters';
-import { apiHandler, callerOf, headerOf, json, pathParam } from '../shared/http';
+import { apiHandler, callerOf, headerOf, json, jsonBodyOf, pathParam } from '../shared/http';
 
 const deps = {
   store: jobStoreFromEnv(),
@@ -15,9 +15,13 @@ const deps = {
   credentials: credentialDepsFromEnv(),
 };
 
-/** POST /jobs/{jobId}/retry — a new job for the items that did not succeed (idempotent with Idempotency-Key). */
+/**
+ * POST /jobs/{jobId}/retry — a new job for the failed items: `{"scope": "technical"}` (the default,
+ * also with no body) or `"all-failed"`; idempotent with Idempotency-Key.
+ */
 export const handler = apiHandler(async (event) => {
   const caller = callerOf(event);
-  const { job, replayed } = await retryJob(deps, caller, pathParam(event, 'jobId'), headerOf(event, 'idempotency-key'));
+  const body = event.body ? jsonBodyOf(event) : {};
+  const { job, replayed } = await retryJob(deps, caller, pathParam(event, 'jobId'), headerOf(event, 'idempotency-key'), body);
   return json(202, job, { location: `/jobs/${job.jobId}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) });
 });

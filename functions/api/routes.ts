@@ -15,6 +15,8 @@ export interface ApiRoute {
   entry: string;
   /** false only for the health check: every other route requires a valid Cognito token. */
   authorized: boolean;
+  /** Only members of the admins group may call it: everyone else gets 403 (the handler checks). */
+  adminOnly?: true;
   /** The JSON body's schema, if any: API Gateway rejects a non-matching application/json body before the handler runs. */
   jsonBodySchema?: z.ZodType;
   /** Which data the handler needs, so infrastructure grants exactly that. */
@@ -23,7 +25,8 @@ export interface ApiRoute {
     itemsTable?: 'read';
     /** Webhook secrets: read and created on first use. */
     accountsTable?: 'readWrite';
-    artifactsBucket?: 'read';
+    /** `read` presigns downloads; `archive` also writes each job's `all-files.zip` (core/archive.ts). */
+    artifactsBucket?: 'read' | 'archive';
     startExecution?: boolean;
     /** Schedules table; `manage` adds creating and deleting their EventBridge Scheduler schedules. */
     schedules?: 'read' | 'manage';
@@ -34,6 +37,10 @@ export interface ApiRoute {
     credentials?: 'check' | 'manage';
     /** The key that signs the listing's nextToken cursors (a secret, read once per process). */
     pageCursorKey?: boolean;
+    /** The robot queue and its DLQ: `inspect` reads depths and peeks dead letters, `redrive` also moves them back. */
+    robotQueues?: 'inspect' | 'redrive';
+    /** Portal session slots (core/portal-lease.ts), read by the operations overview. */
+    leasesTable?: 'read';
   };
   /** Memory and time of the route's Lambda when the defaults (512 MB, 28 s) do not fit its bounded work. */
   sizing?: { memoryMiB: number; timeoutSeconds: number };
@@ -78,6 +85,16 @@ export const API_ROUTES: readonly ApiRoute[] = [
     entry: 'functions/api/list-job-items.ts',
     authorized: true,
     access: { jobsTable: 'read', itemsTable: 'read', artifactsBucket: 'read', pageCursorKey: true },
+  },
+  {
+    id: 'ArchiveJob',
+    method: 'POST',
+    path: '/jobs/{jobId}/archive',
+    entry: 'functions/api/archive-job.ts',
+    authorized: true,
+    access: { jobsTable: 'read', itemsTable: 'read', artifactsBucket: 'archive' },
+    // Reads up to 200 MiB of files and zips them in memory (core/archive.ts MAX_ARCHIVE_BYTES).
+    sizing: { memoryMiB: 1024, timeoutSeconds: 28 },
   },
   {
     id: 'RetryJob',
@@ -139,6 +156,18 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { id: 'PutSecret', method: 'PUT', path: '/secrets/{name}', entry: 'functions/api/put-secret.ts', authorized: true, access: { credentials: 'manage' } },
   { id: 'GetSecret', method: 'GET', path: '/secrets/{name}', entry: 'functions/api/get-secret.ts', authorized: true, access: { credentials: 'manage' } },
   { id: 'DeleteSecret', method: 'DELETE', path: '/secrets/{name}', entry: 'functions/api/delete-secret.ts', authorized: true, access: { credentials: 'manage' } },
+  // Operations (admins only; the handlers answer 403 to everyone else).
+  {
+    id: 'OpsOverview',
+    method: 'GET',
+    path: '/ops/overview',
+    entry: 'functions/api/ops-overview.ts',
+    authorized: true,
+    adminOnly: true,
+    access: { jobsTable: 'read', robotQueues: 'inspect', leasesTable: 'read' },
+  },
+  { id: 'OpsListDeadLetters', method: 'GET', path: '/ops/dlq', entry: 'functions/api/ops-list-dead-letters.ts', authorized: true, adminOnly: true, access: { jobsTable: 'read', robotQueues: 'inspect' } },
+  { id: 'OpsRedriveDeadLetters', method: 'POST', path: '/ops/dlq/redrive', entry: 'functions/api/ops-redrive-dead-letters.ts', authorized: true, adminOnly: true, access: { robotQueues: 'redrive' } },
 ];
 
 /** Lambdas the workflow invokes: FinalizeJob, FailJob and NotifyWebhook of core/workflow-definition.ts. */

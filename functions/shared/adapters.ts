@@ -3,8 +3,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoItemStore } from '../../core/adapters/dynamo-item-store';
 import { DynamoJobStore } from '../../core/adapters/dynamo-job-store';
+import { DynamoPortalLeaseStore } from '../../core/adapters/dynamo-portal-lease';
 import { DynamoScheduleStore } from '../../core/adapters/dynamo-schedule-store';
 import { DynamoWebhookSecretStore } from '../../core/adapters/dynamo-webhook-secret-store';
 import { PageCursors } from '../../core/adapters/dynamo-paging';
@@ -12,9 +14,11 @@ import { EventBridgeScheduleTriggers } from '../../core/adapters/eventbridge-sch
 import { jobChangePublisherFromEnv } from '../../core/adapters/http-job-change-publisher';
 import { HttpWebhookSender } from '../../core/adapters/http-webhook-sender';
 import { secretsManagerPageCursorKey } from '../../core/adapters/page-cursor-key';
+import { S3ArchiveFiles } from '../../core/adapters/s3-archive-files';
 import { S3ArtifactLinks } from '../../core/adapters/s3-artifact-links';
 import { SecretsManagerCredentialStore } from '../../core/adapters/secrets';
 import { SfnWorkflowStarter } from '../../core/adapters/sfn-workflow-starter';
+import { SqsRobotQueues } from '../../core/adapters/sqs-robot-queues';
 import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
 import type { CredentialDeps } from '../../core/credentials';
 import { DEFAULT_JOB_TIMEOUTS, type JobTimeouts } from '../../core/delivery';
@@ -70,9 +74,16 @@ export function credentialDepsFromEnv(): CredentialDeps {
   };
 }
 
+let s3: S3Client | undefined;
+const s3Client = () => (s3 ??= tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' })));
+
 export function artifactLinksFromEnv(): S3ArtifactLinks {
-  const client = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
-  return new S3ArtifactLinks(client, requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
+  return new S3ArtifactLinks(s3Client(), requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
+}
+
+/** The artifacts bucket read and written whole (the job archive). */
+export function archiveFilesFromEnv(): S3ArchiveFiles {
+  return new S3ArchiveFiles(s3Client(), requireEnv(ENV.artifactsBucket));
 }
 
 export function workflowStarterFromEnv(): SfnWorkflowStarter {
@@ -105,4 +116,17 @@ export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {
     roleArn: requireEnv(ENV.schedulerRoleArn),
     deadLetterQueueArn: requireEnv(ENV.scheduleDeadLetterQueueArn),
   });
+}
+
+/** The robot queue and its DLQ, for the operations routes. */
+export function robotQueuesFromEnv(): SqsRobotQueues {
+  return new SqsRobotQueues(tracer.captureAWSv3Client(new SQSClient({})), {
+    robot: requireEnv(ENV.robotQueueUrl),
+    deadLetter: requireEnv(ENV.robotDeadLetterQueueUrl),
+  });
+}
+
+/** Portal session slots (read by the operations overview). */
+export function portalSlotsFromEnv(): DynamoPortalLeaseStore {
+  return new DynamoPortalLeaseStore(dynamoClient(), requireEnv(ENV.leasesTable));
 }

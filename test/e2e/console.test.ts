@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sparticuzChromium from '@sparticuz/chromium';
+import JSZip from 'jszip';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LOCAL_USERS } from '../../local/local-users';
@@ -9,11 +11,13 @@ import type { LocalOutputs } from '../../local/stack';
 /** The admin console in a real Chromium against the running local stack, as an admin would use it. */
 const outputs: LocalOutputs = inject('outputs');
 const [clientUser, adminUser] = LOCAL_USERS as [(typeof LOCAL_USERS)[number], (typeof LOCAL_USERS)[number]];
-/** Set CONSOLE_SCREENSHOT_DIR to keep screenshots of the main views for a human to look at. */
-const screenshotDir = process.env.CONSOLE_SCREENSHOT_DIR;
+/** Screenshots of the main views for a human to look at (git-ignored); CONSOLE_SCREENSHOT_DIR for another folder. */
+const screenshotDir = process.env.CONSOLE_SCREENSHOT_DIR ?? path.join(process.cwd(), 'test-output', 'console');
 const screenshot = async (page: Page, name: string) => {
-  if (screenshotDir) await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+  await mkdir(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
 };
+const PHONE = { width: 390, height: 844 };
 
 let browser: Browser;
 let context: BrowserContext;
@@ -34,8 +38,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function openConsole(): Promise<Page> {
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+async function openConsole(viewport = { width: 1280, height: 800 }): Promise<Page> {
+  context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
   pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -115,6 +119,13 @@ describe('admin console', () => {
     const bytes = Buffer.from(await (await fetch(href!)).arrayBuffer());
     expect(bytes.subarray(0, 4).toString()).toBe('%PDF');
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(shownSha256);
+
+    // Download all: one ZIP built server-side, holding the same PDF.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download all (ZIP)' }).click()]);
+    expect(download.suggestedFilename()).toBe('all-files.zip');
+    const zip = await JSZip.loadAsync(await readFile((await download.path())!));
+    const zipped = await zip.file('snapshot.pdf')!.async('nodebuffer');
+    expect(createHash('sha256').update(zipped).digest('hex')).toBe(shownSha256);
     expect(pageErrors).toEqual([]);
   });
 
@@ -149,13 +160,41 @@ describe('admin console', () => {
     expect(await page.getByRole('button', { name: 'Cancel job' }).count()).toBe(0);
   });
 
-  it("lets an admin see the client's job", async () => {
+  it("lets an admin see the client's job with its owner, and open Operations", async () => {
     const page = await openConsole();
     await signIn(page, adminUser);
     expect(await page.locator('.badge.admin').textContent()).toBe('admin');
-    await page.locator(`tr[data-job-id="${clientJobId}"]`).waitFor();
+    const row = page.locator(`tr[data-job-id="${clientJobId}"]`);
+    await row.waitFor();
+    expect(await page.getByRole('columnheader', { name: 'Owner' }).count()).toBe(1);
+    expect(await row.locator('td[data-label="Owner"]').textContent()).toMatch(/^[0-9a-f-]{36}$/);
+    await screenshot(page, 'jobs-admin');
+
+    await page.getByRole('link', { name: 'Operations' }).click();
+    await page.getByRole('heading', { name: 'Operations' }).waitFor();
+    await page.locator('[data-stat="throughput"] .stat-value').waitFor();
+    expect(Number(await page.locator('[data-stat="throughput"] .stat-value').textContent())).toBeGreaterThanOrEqual(1);
+    await page.getByRole('heading', { name: /Dead-letter queue/ }).waitFor();
+    await screenshot(page, 'operations');
+    expect(pageErrors).toEqual([]);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+  });
+
+  it('keeps a client out of Operations: no link, and the page says why', async () => {
+    const page = await openConsole(PHONE);
+    await signIn(page, clientUser);
+    expect(await page.getByRole('link', { name: 'Operations' }).count()).toBe(0);
+    // At 390 px the jobs are cards: no sideways scrolling.
+    await page.locator(`tr[data-job-id="${clientJobId}"] td[data-label="Progress"]`).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    await screenshot(page, 'jobs-phone');
+    await page.locator(`tr[data-job-id="${clientJobId}"] td[data-label="Robot"]`).click();
+    await page.locator('tr[data-artifact="snapshot.pdf"]').waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
+    await screenshot(page, 'job-detail-phone');
+    await page.goto(`${outputs.ConsoleUrl}/#/ops`);
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/Only administrators/);
   });
 });

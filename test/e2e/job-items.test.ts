@@ -73,16 +73,21 @@ describe('work items, retry of failed items, and item counts in the webhook', ()
     expect(JSON.parse(deliveries[0]!.body)).toMatchObject({ jobId, status: 'PARTIAL', itemCounts: { succeeded: 2, failed: 1 } });
   });
 
-  it('retries the failed items only, as a new job linked to the original, idempotently', async () => {
+  it('retries the failed items only, as a new job linked both ways, idempotently; business failures only when asked', async () => {
     const headers = { 'idempotency-key': `retry-${jobId}` };
-    expect((await client.api('POST', `/jobs/${jobId}/retry`, { token: bob, headers })).status).toBe(404);
+    const body = { scope: 'all-failed' };
+    expect((await client.api('POST', `/jobs/${jobId}/retry`, { token: bob, headers, body })).status).toBe(404);
+    // The default scope retries technical failures only: the unknown invoice would fail again.
+    const technical = await client.api('POST', `/jobs/${jobId}/retry`, { token: alice });
+    expect(technical.status).toBe(409);
+    expect(technical.body.error.message).toContain('all-failed');
 
-    const retry = await client.api('POST', `/jobs/${jobId}/retry`, { token: alice, headers });
+    const retry = await client.api('POST', `/jobs/${jobId}/retry`, { token: alice, headers, body });
     expect(retry.status).toBe(202);
     expect(retry.body).toMatchObject({ status: 'QUEUED', robot: 'freight-pod-download', retryOf: jobId, input: { invoices: ['404000001'] } });
     expect(retry.body.jobId).not.toBe(jobId);
 
-    const replay = await client.api('POST', `/jobs/${jobId}/retry`, { token: alice, headers });
+    const replay = await client.api('POST', `/jobs/${jobId}/retry`, { token: alice, headers, body });
     expect(replay.body.jobId).toBe(retry.body.jobId);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
 
@@ -92,6 +97,6 @@ describe('work items, retry of failed items, and item counts in the webhook', ()
 
     const retried = await client.waitForJob(alice, retry.body.jobId, isTerminal, 90_000);
     expect((await client.api('GET', `/jobs/${retried.jobId}/items`, { token: alice })).body.items.map((item: { key: string }) => item.key)).toEqual(['404000001']);
-    expect((await client.api('GET', `/jobs/${jobId}`, { token: alice })).body.status).toBe('PARTIAL');
+    expect((await client.api('GET', `/jobs/${jobId}`, { token: alice })).body).toMatchObject({ status: 'PARTIAL', retries: [retry.body.jobId] });
   });
 });

@@ -44,6 +44,10 @@ beforeAll(() => {
     stateMachine: workflow.stateMachine,
     jobTimeouts: jobTimeoutsOf(config),
     robotSecretsPrefix: ROBOT_SECRETS_PREFIX,
+    robotQueue: workflow.robotQueue,
+    robotDeadLetterQueue: workflow.robotDeadLetterQueue,
+    leasesTable: data.leasesTable,
+    portalSessions: config.portalSessions,
     schedules,
     functionDefaults: functionDefaults(config),
     artifactUrlTtl: Duration.seconds(config.artifactUrlTtlSeconds),
@@ -229,10 +233,50 @@ describe('Api', () => {
       expect(mayOnTable(route.id, TABLE_READS, data.itemsTable), route.id).toBe(route.access.itemsTable !== undefined);
       expect(mayOnTable(route.id, TABLE_WRITES, data.itemsTable), route.id).toBe(false);
       expect(mayOnTable(route.id, [...TABLE_READS, ...TABLE_WRITES], data.accountsTable), route.id).toBe(route.access.accountsTable === 'readWrite');
-      expect(actions.includes('s3:GetObject'), route.id).toBe(route.access.artifactsBucket === 'read');
+      expect(actions.includes('s3:GetObject'), route.id).toBe(route.access.artifactsBucket !== undefined);
       expect(actions.includes('states:StartExecution'), route.id).toBe(route.access.startExecution === true);
-      expect(actions.filter((a) => a.startsWith('s3:') && a !== 's3:GetObject'), route.id).toEqual([]);
+      expect(actions.filter((a) => a.startsWith('s3:') && a !== 's3:GetObject'), route.id).toEqual(route.access.artifactsBucket === 'archive' ? ['s3:PutObject'] : []);
     }
+  });
+
+  it('lets only the operations routes touch the robot queues: inspect reads, redrive also sends and deletes', () => {
+    const queueActionsOf = (id: string, queue: { node: { defaultChild?: unknown } }) =>
+      statementsOf(template, api.routeFunctions.get(id)!.role!)
+        .filter((s) => s.Effect === 'Allow' && JSON.stringify(s.Resource).includes(logicalIdOf(queue)))
+        .flatMap((s) => [s.Action].flat())
+        .filter((action: string) => action.startsWith('sqs:'));
+    for (const route of API_ROUTES) {
+      const robot = queueActionsOf(route.id, workflow.robotQueue);
+      const deadLetter = queueActionsOf(route.id, workflow.robotDeadLetterQueue);
+      if (!route.access.robotQueues) {
+        expect([...robot, ...deadLetter], route.id).toEqual([]);
+        continue;
+      }
+      expect(robot, route.id).toContain('sqs:GetQueueAttributes');
+      expect(deadLetter, route.id).toEqual(expect.arrayContaining(['sqs:GetQueueAttributes', 'sqs:ReceiveMessage']));
+      expect(robot.includes('sqs:SendMessage'), route.id).toBe(route.access.robotQueues === 'redrive');
+      expect(deadLetter.includes('sqs:DeleteMessage'), route.id).toBe(route.access.robotQueues === 'redrive');
+      expect(robot.includes('sqs:ReceiveMessage') || robot.includes('sqs:DeleteMessage'), route.id).toBe(false);
+      expect(functionProps(route.id).Environment.Variables, route.id).toMatchObject({
+        [ENV.robotQueueUrl]: { Ref: logicalIdOf(workflow.robotQueue) },
+        [ENV.robotDeadLetterQueueUrl]: { Ref: logicalIdOf(workflow.robotDeadLetterQueue) },
+      });
+    }
+    expect(API_ROUTES.filter((r) => r.access.robotQueues === 'redrive').map((r) => r.id)).toEqual(['OpsRedriveDeadLetters']);
+  });
+
+  it('lets the operations overview read, never write, the portal session slots, and tells it their caps', () => {
+    for (const route of API_ROUTES) {
+      expect(mayOnTable(route.id, TABLE_READS, data.leasesTable), route.id).toBe(route.access.leasesTable === 'read');
+      expect(mayOnTable(route.id, TABLE_WRITES, data.leasesTable), route.id).toBe(false);
+    }
+    expect(functionProps('OpsOverview').Environment.Variables).toHaveProperty(ENV.portalMaxSessions);
+  });
+
+  it('lets the archive route write job archives only', () => {
+    const put = statementsOf(template, api.routeFunctions.get('ArchiveJob')!.role!).find((s) => [s.Action].flat().includes('s3:PutObject'));
+    expect(JSON.stringify(put?.Resource)).toContain('/jobs/*/all-files.zip');
+    expect(API_ROUTES.filter((r) => r.access.artifactsBucket === 'archive').map((r) => r.id)).toEqual(['ArchiveJob']);
   });
 
   it('scopes StartExecution to the job state machine', () => {

@@ -90,6 +90,16 @@ describe('DynamoJobStore', () => {
     await expect(store.countItems(id(998), { succeeded: 1, failed: 0 })).rejects.toBeInstanceOf(JobNotFound);
   });
 
+  it('links a retry to its original once, in a terminal status too, and refuses a missing original', async () => {
+    const store = new DynamoJobStore(client, TABLE);
+    await store.create(makeJob({ jobId: id(40), status: 'PARTIAL' }));
+    await store.addRetry(id(40), id(41));
+    await store.addRetry(id(40), id(41));
+    await store.addRetry(id(40), id(42));
+    expect((await store.get(id(40)))?.retries).toEqual([id(41), id(42)]);
+    await expect(store.addRetry(id(998), id(41))).rejects.toBeInstanceOf(JobNotFound);
+  });
+
   it('stamps the TTL on a finished job only when a retention is configured', async () => {
     const kept = new DynamoJobStore(client, TABLE, 30);
     await kept.create(makeJob({ jobId: id(3), status: 'RUNNING' }));

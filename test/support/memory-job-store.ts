@@ -66,6 +66,12 @@ export class MemoryJobStore implements JobStore {
     job.logins = (job.logins ?? 0) + 1;
   }
 
+  async addRetry(jobId: string, retryJobId: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new JobNotFound(jobId);
+    if (!job.retries?.includes(retryJobId)) job.retries = [...(job.retries ?? []), retryJobId];
+  }
+
   async list(query: JobListQuery): Promise<JobPage> {
     const all = [...this.jobs.values()]
       .filter((job) => (query.owner === undefined || job.owner === query.owner) && (!query.status || job.status === query.status))

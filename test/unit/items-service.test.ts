@@ -93,9 +93,9 @@ describe('listJobItems', () => {
 });
 
 describe('retryJob', () => {
-  it('queues a new job for the failed items only, keeping owner, robot and callbackUrl, with retryOf', async () => {
+  it('queues a new job for every failed item with scope all-failed, keeping owner, robot and callbackUrl, linked both ways', async () => {
     const { deps, store, workflow } = setup(podJob());
-    const { job, replayed } = await retryJob(deps, alice, JOB_ID);
+    const { job, replayed } = await retryJob(deps, alice, JOB_ID, undefined, { scope: 'all-failed' });
 
     expect(replayed).toBe(false);
     expect(job).toMatchObject({
@@ -109,6 +109,29 @@ describe('retryJob', () => {
     expect(workflow.start).toHaveBeenCalledWith(job.jobId);
     expect((await store.get(job.jobId))?.owner).toBe('user-a');
     expect((await store.get(JOB_ID))?.status).toBe('PARTIAL');
+    expect((await store.get(JOB_ID))?.retries).toEqual([job.jobId]);
+  });
+
+  it('retries only technical failures by default: business failures would fail again', async () => {
+    const { deps, store } = setup(podJob());
+    const first = await retryJob(deps, alice, JOB_ID);
+    expect(first.job.input.invoices).toEqual(['333333']);
+    const second = await retryJob(deps, alice, JOB_ID, undefined, { scope: 'technical' });
+    expect(second.job.input.invoices).toEqual(['333333']);
+    expect((await store.get(JOB_ID))?.retries).toEqual([first.job.jobId, second.job.jobId]);
+  });
+
+  it('says so (409) when every failure was a business one, and refuses an unknown scope (400)', async () => {
+    const items = new MemoryItemStore().seed(
+      makeItem({ key: '111111', position: 0, status: 'SUCCEEDED' }),
+      makeItem({ key: '404000', position: 1, status: 'FAILED', error: { type: 'BUSINESS', code: 'UNKNOWN_INVOICE', message: 'not found' } }),
+    );
+    const { deps } = setup(podJob(), items);
+    await expect(retryJob(deps, alice, JOB_ID)).rejects.toMatchObject({ statusCode: 409, message: expect.stringContaining('all-failed') });
+    await expect(retryJob(deps, alice, JOB_ID, undefined, { scope: 'everything' })).rejects.toMatchObject({ statusCode: 400, details: { fields: [{ field: 'scope' }] } });
+    const failedForBusiness = setup(makeJob({ jobId: JOB_ID, robot: 'simple', status: 'FAILED', input: { url: 'https://example.com/' }, error: { type: 'BUSINESS', code: 'NOT_FOUND', message: '404' } }), new MemoryItemStore());
+    await expect(retryJob(failedForBusiness.deps, alice, JOB_ID)).rejects.toBeInstanceOf(RetryNotPossible);
+    await expect(retryJob(failedForBusiness.deps, alice, JOB_ID, undefined, { scope: 'all-failed' })).resolves.toMatchObject({ job: { retryOf: JOB_ID } });
   });
 
   it('includes items a job that ended early left PENDING', async () => {
@@ -126,6 +149,7 @@ describe('retryJob', () => {
     const second = await retryJob(deps, alice, JOB_ID, 'retry-1');
     expect(second).toEqual({ job: first.job, replayed: true });
     expect(workflow.start).toHaveBeenCalledOnce();
+    expect((await deps.store.get(JOB_ID))?.retries).toEqual([first.job.jobId]);
   });
 
   it('gives an admin’s retry of someone else’s job to its owner', async () => {
