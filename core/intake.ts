@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputInvalid } from './errors';
 import type { Caller } from './job';
 import { submitJob, type RobotCatalog, type SubmitDeps, type SubmitResult } from './jobs';

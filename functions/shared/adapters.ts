@@ -18,7 +18,6 @@ import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
 import type { CredentialDeps } from '../../core/credentials';
 import { DEFAULT_JOB_TIMEOUTS, type JobTimeouts } from '../../core/delivery';
 import { ENV } from '../../core/env-names';
-import { tracer } from './observability';
 
 /**
  * Adapter factories for handler modules. Call them at module scope: clients are then created
@@ -27,9 +26,9 @@ import { tracer } from './observability';
  */
 let dynamo: DynamoDBClient | undefined;
 /** One DynamoDB client per process, however many stores a handler uses. */
-const dynamoClient = () => (dynamo ??= tracer.captureAWSv3Client(new DynamoDBClient({})));
+const dynamoClient = () => (dynamo ??= new DynamoDBClient({}));
 let secretsManager: SecretsManagerClient | undefined;
-const secretsManagerClient = () => (secretsManager ??= tracer.captureAWSv3Client(new SecretsManagerClient({})));
+const secretsManagerClient = () => (secretsManager ??= new SecretsManagerClient({}));
 
 /** What a store needs beyond its table: handlers that serve a listing pass `cursors: pageCursorsFromEnv()`. */
 export interface StoreOptions {
@@ -70,12 +69,12 @@ export function credentialDepsFromEnv(): CredentialDeps {
 }
 
 export function artifactLinksFromEnv(): S3ArtifactLinks {
-  const client = tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
+  const client = new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' });
   return new S3ArtifactLinks(client, requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
 }
 
 export function workflowStarterFromEnv(): SfnWorkflowStarter {
-  return new SfnWorkflowStarter(tracer.captureAWSv3Client(new SFNClient({})), requireEnv(ENV.stateMachineArn));
+  return new SfnWorkflowStarter(new SFNClient({}), requireEnv(ENV.stateMachineArn));
 }
 
 export function itemStoreFromEnv({ cursors }: StoreOptions = {}): DynamoItemStore {
@@ -98,7 +97,7 @@ export function scheduleStoreFromEnv({ cursors }: StoreOptions = {}): DynamoSche
 }
 
 export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {
-  return new EventBridgeScheduleTriggers(tracer.captureAWSv3Client(new SchedulerClient({})), {
+  return new EventBridgeScheduleTriggers(new SchedulerClient({}), {
     groupName: requireEnv(ENV.scheduleGroupName),
     targetArn: requireEnv(ENV.scheduleTargetArn),
     roleArn: requireEnv(ENV.schedulerRoleArn),

@@ -1,6 +1,6 @@
 import JSZip from 'jszip';
 import type { Page } from 'playwright-core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobItem } from '../../core/items';
 import type { Job } from '../../core/job';
