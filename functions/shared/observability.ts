@@ -1,7 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Job } from '../../core/job';
 
@@ -22,8 +21,20 @@ export const metrics = new Metrics({ namespace: 'Roboport', serviceName: 'robopo
 export function observability<TEvent, TResult>(): Array<middy.MiddlewareObj<TEvent, TResult>> {
   return [
     injectLambdaContext(logger, { resetKeys: true }),
-    logMetrics(metrics),
+    publishMetrics(),
   ] as Array<middy.MiddlewareObj<TEvent, TResult>>;
+}
+
+/**
+ * Publishes what a request added to `metrics`, if anything. Powertools' own logMetrics flushes
+ * after every request, and an empty flush logs a "No application metrics to publish" warning:
+ * one per request of every route that counts nothing (most of them), in CloudWatch and locally.
+ */
+function publishMetrics(): middy.MiddlewareObj {
+  const publish = async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return { after: publish, onError: publish };
 }
 
 /** A Lambda that is not behind the API (workflow steps, schedulers): observability only. */
