@@ -22,13 +22,17 @@ import { placeholderLambdaEnvironment } from '../test/infra/support/lambda-env';
 const USAGE = `Usage: npm run bench:bundles -- [options]
   --runs N        cold imports per function (default 7); the median is printed
   --filter TEXT   only functions whose entry contains TEXT
-  --json          one JSON object per function instead of the table`;
+  --json          one JSON object per function instead of the table
+  --with-sdk      also each function with the AWS SDK and its nodeModules bundled in (as deployed
+                  before the SDK was left to the runtime), measured in the same interleaved run`;
 
 const execFileAsync = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '..');
 
 interface FunctionBundle {
   entry: string;
+  /** The AWS SDK bundled in rather than left to the runtime (--with-sdk). */
+  sdkBundled: boolean;
   /** Packages shipped beside the bundle, not in it. */
   nodeModules: readonly string[];
   outfile: string;
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '7' },
     filter: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
+    'with-sdk': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -82,10 +87,13 @@ const kib = (bytes: number) => (bytes / 1024).toFixed(0);
 try {
   const bundles: FunctionBundle[] = [];
   for (const { entry, nodeModules } of functions) {
-    const outfile = path.join(outDir, `${entry.replace(/[/.]/g, '_')}.mjs`);
-    await build(lambdaBuildOptions(path.join(repoRoot, entry), outfile, nodeModules));
-    const bytes = readFileSync(outfile);
-    bundles.push({ entry, nodeModules, outfile, bytes: bytes.length, gzipBytes: gzipSync(bytes).length, importMs: [] });
+    for (const sdkBundled of values['with-sdk'] ? [false, true] : [false]) {
+      const outfile = path.join(outDir, `${entry.replace(/[/.]/g, '_')}${sdkBundled ? '-sdk' : ''}.mjs`);
+      const options = lambdaBuildOptions(path.join(repoRoot, entry), outfile, nodeModules);
+      await build(sdkBundled ? { ...options, external: [] } : options);
+      const bytes = readFileSync(outfile);
+      bundles.push({ entry, sdkBundled, nodeModules: sdkBundled ? [] : nodeModules, outfile, bytes: bytes.length, gzipBytes: gzipSync(bytes).length, importMs: [] });
+    }
   }
   for (let run = 0; run < runs; run++) {
     for (const bundle of bundles) bundle.importMs.push(await coldImportMs(bundle.outfile));
@@ -93,14 +101,14 @@ try {
 
   if (values.json) {
     for (const bundle of bundles) {
-      console.log(JSON.stringify({ entry: bundle.entry, bytes: bundle.bytes, gzipBytes: bundle.gzipBytes, coldImportMs: Number(median(bundle.importMs).toFixed(1)), nodeModules: bundle.nodeModules }));
+      console.log(JSON.stringify({ entry: bundle.entry, sdkBundled: bundle.sdkBundled, bytes: bundle.bytes, gzipBytes: bundle.gzipBytes, coldImportMs: Number(median(bundle.importMs).toFixed(1)), nodeModules: bundle.nodeModules }));
     }
   } else {
     console.log(`Node ${process.version}, ${availableParallelism()} CPUs; cold import: median of ${runs} fresh processes\n`);
-    console.log('| function | minified KiB | gzip KiB | cold import ms | beside the bundle |');
-    console.log('|---|---|---|---|---|');
+    console.log('| function | AWS SDK | minified KiB | gzip KiB | cold import ms | beside the bundle |');
+    console.log('|---|---|---|---|---|---|');
     for (const bundle of bundles) {
-      console.log(`| ${bundle.entry} | ${kib(bundle.bytes)} | ${kib(bundle.gzipBytes)} | ${median(bundle.importMs).toFixed(0)} | ${bundle.nodeModules.join(', ')} |`);
+      console.log(`| ${bundle.entry} | ${bundle.sdkBundled ? 'bundled' : 'runtime'} | ${kib(bundle.bytes)} | ${kib(bundle.gzipBytes)} | ${median(bundle.importMs).toFixed(0)} | ${bundle.nodeModules.join(', ')} |`);
     }
   }
 } finally {
