@@ -7,7 +7,7 @@ import {
   UserNotFoundException,
   type AuthenticationResultType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CliError, EXIT } from './exit-codes';
 import type { StackOutputs } from './target';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenAction, InputInvalid, SecretNotFound } from './errors';
 import type { Caller } from './job';
 import { parseOrThrow } from './validation';

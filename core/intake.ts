@@ -1,8 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputInvalid } from './errors';
 import type { Caller } from './job';
 import { submitJob, type RobotCatalog, type SubmitDeps, type SubmitResult } from './jobs';
-import { parseOrThrow } from './validation';
+import { parseOrThrow, plainMessage } from './validation';
 import { isItemRobot, type ItemRobot } from './robot';
 import { extractItems, type ItemValidator, type RowError } from './spreadsheet';
 
@@ -131,7 +131,7 @@ function itemRobotNamed(robots: RobotCatalog, name: string): ItemRobot {
 function itemValidator(robot: ItemRobot): ItemValidator {
   const schema = itemSchemaOf(robot);
   return (text) => {
-    const result = schema.safeParse(text);
+    const result = schema.safeParse(text, { error: plainMessage });
     return result.success ? { ok: true, value: result.data } : { ok: false, message: result.error.issues.map((issue) => issue.message).join('; ') };
   };
 }

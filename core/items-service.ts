@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RetryNotPossible } from './errors';
 import { isTerminal, type Caller, type Job, type JobError } from './job';
 import { ITEM_STATUSES, type ItemArtifact, type ItemStatus, type ItemStore, type JobItem } from './items';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { canSee, toJobView, type Caller, type Job, type JobView } from './job';
 
 /**

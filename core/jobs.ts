@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdempotencyConflict, IllegalTransition, InputInvalid, JobNotFound, ServiceUnavailable } from './errors';
 import { checkCredentialUses, type CredentialDeps } from './credentials';
 import { MIN_JOB_TIMEOUT_SECONDS, type JobTimeouts } from './delivery';

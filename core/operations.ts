@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenAction } from './errors';
 import { isTerminal, jobProgress, type Caller, type Job, type JobProgress, type JobStatus } from './job';
 import type { PortalSessionCaps } from './portal-session-caps';

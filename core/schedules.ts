@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputInvalid, ScheduleNotFound, ServiceUnavailable } from './errors';
 import type { Caller } from './job';
 import { checkRobotCredentials, submitJob, validateSubmission, type SubmitDeps } from './jobs';

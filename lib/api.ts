@@ -10,7 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ARCHIVE_NAME } from '../core/archive';
 import type { JobTimeouts } from '../core/delivery';
 import { ENV } from '../core/env-names';
@@ -207,6 +207,7 @@ export class Api extends Construct {
       description: `${route.method} ${route.path}`,
       timeout: Duration.seconds(route.sizing?.timeoutSeconds ?? 28),
       memorySize: route.sizing?.memoryMiB,
+      nodeModules: route.nodeModules,
     });
     handler.addEnvironment(ENV.corsAllowedOrigin, props.corsOrigin);
     if (route.access.jobsTable) handler.useJobsTable(props.jobsTable, route.access.jobsTable);

@@ -14,6 +14,7 @@ import type { Construct } from 'constructs';
 import type { JobTimeouts } from '../core/delivery';
 import { portalSessionCapsEnv, type PortalSessionCaps } from '../core/portal-session-caps';
 import { ENV } from '../core/env-names';
+import { LAMBDA_BUNDLING } from './lambda-bundling';
 import { acknowledge, wildcardResourceFinding } from './nag';
 
 /** Settings every Lambda of one stage shares. */
@@ -86,15 +87,13 @@ export class RoboportFunction extends NodejsFunction {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        mainFields: ['module', 'main'],
+        target: LAMBDA_BUNDLING.target,
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
         minify: true,
         sourceMap: true,
-        // Ship the SDK versions the tests ran against instead of the runtime's preinstalled ones.
-        externalModules: [],
+        externalModules: [...LAMBDA_BUNDLING.externalModules],
         nodeModules: props.nodeModules,
-        // CommonJS dependencies bundled into ESM still call require().
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        banner: LAMBDA_BUNDLING.banner,
       },
     });
     acknowledge(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import { startFreightPortal, type FreightPortal } from '../sandbox/freight-portal';
 import { bindSecretToHosts } from '../core/adapters/secrets';
 import { ensureJsonSecret } from './emulators/secrets-manager';

@@ -1,40 +1,64 @@
 import './quiet-sdk-notices';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ENV } from '../core/env-names';
 import { LOCAL_USERS } from './local-users';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
 import { buildWorkerImage, type WorkerImage } from './worker-image';
 import { superviseWorker } from './worker-supervisor';
 
-/**
- * `npm start`: the whole system on 127.0.0.1. Flags:
- *   --fresh            forget the data kept under the data directory
- *   --data-dir DIR     default .roboport
- *   --ports auto       any free ports instead of the fixed 4000-4009 and 9229 (tests)
- *   --ports last       the ports of the last run on this data directory (any free ones at first):
- *                      URLs stored in jobs (a portal's, the sandbox's) still work after a restart
- *   --no-worker        do not run a robot worker (tests that manage their own)
- *   --workers N        run N supervised robot worker processes (default 1), as N Fargate tasks would;
- *                      worker.pid holds their pids, one line each
- *   --worker-image     run the worker as containers/robot/Dockerfile builds it (local/worker-image.ts)
- *                      instead of its TypeScript source
- *   --no-dlq-consumer  leave dead letters in the robot DLQ for a redrive (GET /ops/dlq) instead of reprocessing them
- *   --worker-restart-max-ms N   longest pause before the supervisor restarts a dead worker (default 10000)
- */
+const USAGE = `Usage: npm start -- [options]
+  Starts the whole system on 127.0.0.1 (API, console, emulators, sandbox sites, robot worker).
+
+  --fresh                       forget the data kept under the data directory
+  --data-dir DIR                where data, outputs.json and ports.json live (default .roboport)
+  --ports auto                  any free ports instead of the fixed 4000-4009 and 9229 (tests)
+  --ports last                  the ports of the last run on this data directory (any free ones at first):
+                                URLs stored in jobs (a portal's, the sandbox's) still work after a restart
+  --no-worker                   do not run a robot worker (tests that manage their own)
+  --workers N                   run N supervised robot worker processes (default 1, at most 8), as N
+                                Fargate tasks would; worker.pid holds their pids, one line each
+  --worker-image                run the worker as containers/robot/Dockerfile builds it (local/worker-image.ts)
+                                instead of its TypeScript source
+  --no-dlq-consumer             leave dead letters in the robot DLQ for a redrive (GET /ops/dlq) instead of
+                                reprocessing them
+  --worker-restart-max-ms N     longest pause before the supervisor restarts a dead worker (default 10000)
+  -h, --help                    print this help`;
+
 const repoRoot = path.resolve(import.meta.dirname, '..');
-const { values: flags } = parseArgs({
-  options: {
-    fresh: { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: path.join(repoRoot, '.roboport') },
-    ports: { type: 'string', default: 'fixed' },
-    'no-worker': { type: 'boolean', default: false },
-    workers: { type: 'string', default: '1' },
-    'worker-image': { type: 'boolean', default: false },
-    'worker-restart-max-ms': { type: 'string' },
-    'no-dlq-consumer': { type: 'boolean', default: false },
-  },
-});
+const flags = parseFlags(process.argv.slice(2));
+
+/** `npm start` flags; an unknown or malformed one is named, followed by the help (exit code 2). */
+function parseFlags(args: string[]) {
+  try {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        fresh: { type: 'boolean', default: false },
+        'data-dir': { type: 'string', default: path.join(repoRoot, '.roboport') },
+        ports: { type: 'string', default: 'fixed' },
+        'no-worker': { type: 'boolean', default: false },
+        workers: { type: 'string', default: '1' },
+        'worker-image': { type: 'boolean', default: false },
+        'worker-restart-max-ms': { type: 'string' },
+        'no-dlq-consumer': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    if (!['fixed', 'auto', 'last'].includes(values.ports)) throw new Error(`--ports must be auto or last, got "${values.ports}"`);
+    return values;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+}
 
 const FIXED_PORTS = { api: 4000, console: 4001, sandbox: 4002, stepFunctions: 4003, sqs: 4004, dynamodb: 4005, cognito: 9229, portal: 4006, secretsManager: 4007, s3: 4008, events: 4009 };
 const ANY_PORTS = { api: 0, console: 0, sandbox: 0, stepFunctions: 0, sqs: 0, dynamodb: 0, cognito: 0, portal: 0, secretsManager: 0, s3: 0, events: 0 };
@@ -59,7 +83,8 @@ async function main(): Promise<void> {
   const ports = flags.ports === 'auto' ? ANY_PORTS : flags.ports === 'last' ? lastPorts(portsFile) : FIXED_PORTS;
   // The bundle builds while the emulators start.
   const imageBuild = flags['worker-image'] && !flags['no-worker'] ? buildWorkerImage({ repoRoot, outDir: path.join(dataDir, 'worker-image') }) : undefined;
-  const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports, dlqConsumer: !flags['no-dlq-consumer'] }), imageBuild]);
+  const chromium = flags['no-worker'] ? undefined : unpackChromium();
+  const [stack, image] = await Promise.all([startLocalStack({ repoRoot, dataDir, ports, dlqConsumer: !flags['no-dlq-consumer'] }), imageBuild, chromium]);
   const pids: number[] = [];
   const fleet = Array.from({ length: flags['no-worker'] ? 0 : workers }, (_, index) =>
     superviseWorker({
@@ -111,6 +136,20 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
+/**
+ * The worker's browser: @sparticuz/chromium unpacks ~210 MB into the temp directory the first
+ * time (seconds on a slow disk). Done here, while the emulators start, with a word on the
+ * terminal, so that the first job does not wait silently; the worker then finds it unpacked.
+ */
+async function unpackChromium(): Promise<void> {
+  if (process.env[ENV.chromiumPath] || existsSync(path.join(tmpdir(), 'chromium'))) return;
+  process.stdout.write('Unpacking Chromium for the robot worker (first start only, ~210 MB into the temp directory)...\n');
+  const started = performance.now();
+  const { default: chromium } = await import('@sparticuz/chromium');
+  await chromium.executablePath();
+  process.stdout.write(`Chromium unpacked in ${((performance.now() - started) / 1000).toFixed(1)} s.\n`);
+}
+
 type Ports = LocalStackOptions['ports'];
 
 function lastPorts(file: string): Ports {
@@ -139,7 +178,21 @@ function describeImage({ cwd, args, timings }: WorkerImage): string {
   return `image build: node ${args.join(' ')} in ${cwd} (bundled in ${timings.bundleMs} ms, ${deps})`;
 }
 
+/** What a failed start says: a port already taken is named with its service, and how to avoid it. */
+function startFailure(error: unknown): string {
+  const { code, port } = (error ?? {}) as { code?: unknown; port?: unknown };
+  if (code === 'EADDRINUSE' && typeof port === 'number') {
+    const service = Object.entries(FIXED_PORTS).find(([, fixed]) => fixed === port)?.[0];
+    return [
+      `Roboport failed to start: port ${port}${service ? ` (${service})` : ''} on 127.0.0.1 is already in use.`,
+      'Another Roboport may be running (Ctrl-C it), or another program holds the port.',
+      'Run `npm start -- --ports auto` to use any free ports; the addresses are printed and written to outputs.json.',
+    ].join('\n');
+  }
+  return `Roboport failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(`Roboport failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(`${startFailure(error)}\n`);
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 import type { Download, Page } from 'playwright-core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { listEnv } from '../core/config';
 import { staticEgressViolation } from '../core/egress-guard';
 import { ENV } from '../core/env-names';

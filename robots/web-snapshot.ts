@@ -1,5 +1,5 @@
 import type { Page } from 'playwright-core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { staticEgressViolation } from '../core/egress-guard';
 import { listEnv } from '../core/config';
 import { ENV } from '../core/env-names';

@@ -1,6 +1,6 @@
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeliveryTiming } from '../core/delivery';
 import { IllegalTransition } from '../core/errors';
 import { isTerminal, type AttemptRuntime, type Job, type JobStatus } from '../core/job';

@@ -1,5 +1,5 @@
 import type { Locator } from 'playwright-core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { resolveCredentialRef } from '../core/credentials';
 import { businessError, technicalError, type PortalCredentials } from '../core/robot';
 import { secretValuesToMask, type SecretSource } from '../core/secrets';

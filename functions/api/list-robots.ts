@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { robotCatalog } from '../../robots';
 import { apiHandler, callerOf, json } from '../shared/http';
 

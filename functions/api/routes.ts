@@ -42,6 +42,11 @@ export interface ApiRoute {
     /** Portal session slots (core/portal-lease.ts), read by the operations overview. */
     leasesTable?: 'read';
   };
+  /**
+   * Packages shipped beside the function's bundle instead of inside it (lib/roboport-function.ts
+   * nodeModules): heavy ones that only some requests load, with a dynamic import.
+   */
+  nodeModules?: string[];
   /** Memory and time of the route's Lambda when the defaults (512 MB, 28 s) do not fit its bounded work. */
   sizing?: { memoryMiB: number; timeoutSeconds: number };
 }
@@ -57,6 +62,9 @@ export const API_ROUTES: readonly ApiRoute[] = [
     authorized: true,
     jsonBodySchema: submissionSchema,
     access: { jobsTable: 'readWrite', startExecution: true, credentials: 'check' },
+    // Only spreadsheet uploads read them (core/spreadsheet.ts imports them on demand): beside the
+    // bundle, they cost JSON submissions neither bundle size nor cold start.
+    nodeModules: ['exceljs', 'jszip'],
     // Spreadsheet intake (core/spreadsheet.ts) inflates at most 8 MiB and parses that in about 2 s
     // and 250 MB at worst; 1024 MB leaves room for the 6 MB event and gives the CPU to do it in time.
     sizing: { memoryMiB: 1024, timeoutSeconds: 15 },

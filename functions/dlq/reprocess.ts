@@ -9,7 +9,7 @@ import { WorkerBrowser } from '../../runtime/browser';
 import { loadRuntimeConfig } from '../../runtime/config';
 import { runtimeDepsFromConfig } from '../../runtime/runtime-deps';
 import { webhookSecretStoreFromEnv, webhookSenderFromEnv } from '../shared/adapters';
-import { observability, tracer } from '../shared/observability';
+import { observability } from '../shared/observability';
 import { reprocessDeadLetters, type DeadlineMargins } from './last-attempt';
 
 /**
@@ -26,8 +26,8 @@ const runtime = runtimeDepsFromConfig(config, {
 });
 const deps = {
   ...runtime,
-  sfn: tracer.captureAWSv3Client(new SFNClient({})),
-  sqs: tracer.captureAWSv3Client(new SQSClient({})),
+  sfn: new SFNClient({}),
+  sqs: new SQSClient({}),
   deadLetterQueueUrl: requireEnv(ENV.robotDeadLetterQueueUrl),
   webhooks: { jobs: runtime.store, items: runtime.items, secrets: webhookSecretStoreFromEnv(), sender: webhookSenderFromEnv() },
   webhookRetryDelaysMs: [5_000, 30_000],

@@ -3,9 +3,9 @@ import { DynamoConnectionStore } from '../../core/adapters/dynamo-connection-sto
 import { requireEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { clientMessageSchema, subscriptionJobIdSchema } from '../../core/job-events';
-import { logger, tracer, withObservability } from '../shared/observability';
+import { logger, withObservability } from '../shared/observability';
 
-const connections = new DynamoConnectionStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.eventConnectionsTable));
+const connections = new DynamoConnectionStore(new DynamoDBClient({}), requireEnv(ENV.eventConnectionsTable));
 /** API Gateway closes a WebSocket connection after two hours; the item outlives it by an hour at most. */
 const CONNECTION_TTL_SECONDS = 3 * 3600;
 

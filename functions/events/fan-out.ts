@@ -9,11 +9,11 @@ import { fromItem } from '../../core/adapters/dynamo-job-store';
 import { requireEnv } from '../../core/config';
 import { ENV } from '../../core/env-names';
 import { fanOutJobEvent, type FanOutDeps } from '../../core/job-events';
-import { logger, tracer, withObservability } from '../shared/observability';
+import { logger, withObservability } from '../shared/observability';
 
 const deps: FanOutDeps = {
-  connections: new DynamoConnectionStore(tracer.captureAWSv3Client(new DynamoDBClient({})), requireEnv(ENV.eventConnectionsTable)),
-  sender: new ApiGatewayEventSender(tracer.captureAWSv3Client(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.eventsManagementEndpoint) }))),
+  connections: new DynamoConnectionStore(new DynamoDBClient({}), requireEnv(ENV.eventConnectionsTable)),
+  sender: new ApiGatewayEventSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.eventsManagementEndpoint) })),
   onSendError: (connectionId, error) => logger.warn('event not delivered', { connectionId, error: error instanceof Error ? error : String(error) }),
 };
 

@@ -23,7 +23,6 @@ import { intEnv, listEnv, optionalIntEnv, requireEnv } from '../../core/config';
 import type { CredentialDeps } from '../../core/credentials';
 import { DEFAULT_JOB_TIMEOUTS, type JobTimeouts } from '../../core/delivery';
 import { ENV } from '../../core/env-names';
-import { tracer } from './observability';
 
 /**
  * Adapter factories for handler modules. Call them at module scope: clients are then created
@@ -32,9 +31,9 @@ import { tracer } from './observability';
  */
 let dynamo: DynamoDBClient | undefined;
 /** One DynamoDB client per process, however many stores a handler uses. */
-const dynamoClient = () => (dynamo ??= tracer.captureAWSv3Client(new DynamoDBClient({})));
+const dynamoClient = () => (dynamo ??= new DynamoDBClient({}));
 let secretsManager: SecretsManagerClient | undefined;
-const secretsManagerClient = () => (secretsManager ??= tracer.captureAWSv3Client(new SecretsManagerClient({})));
+const secretsManagerClient = () => (secretsManager ??= new SecretsManagerClient({}));
 
 /** What a store needs beyond its table: handlers that serve a listing pass `cursors: pageCursorsFromEnv()`. */
 export interface StoreOptions {
@@ -75,7 +74,7 @@ export function credentialDepsFromEnv(): CredentialDeps {
 }
 
 let s3: S3Client | undefined;
-const s3Client = () => (s3 ??= tracer.captureAWSv3Client(new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' })));
+const s3Client = () => (s3 ??= new S3Client({ forcePathStyle: process.env[ENV.s3ForcePathStyle] === 'true' }));
 
 export function artifactLinksFromEnv(): S3ArtifactLinks {
   return new S3ArtifactLinks(s3Client(), requireEnv(ENV.artifactsBucket), intEnv(ENV.artifactUrlTtlSeconds, 900));
@@ -87,7 +86,7 @@ export function archiveFilesFromEnv(): S3ArchiveFiles {
 }
 
 export function workflowStarterFromEnv(): SfnWorkflowStarter {
-  return new SfnWorkflowStarter(tracer.captureAWSv3Client(new SFNClient({})), requireEnv(ENV.stateMachineArn));
+  return new SfnWorkflowStarter(new SFNClient({}), requireEnv(ENV.stateMachineArn));
 }
 
 export function itemStoreFromEnv({ cursors }: StoreOptions = {}): DynamoItemStore {
@@ -110,7 +109,7 @@ export function scheduleStoreFromEnv({ cursors }: StoreOptions = {}): DynamoSche
 }
 
 export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {
-  return new EventBridgeScheduleTriggers(tracer.captureAWSv3Client(new SchedulerClient({})), {
+  return new EventBridgeScheduleTriggers(new SchedulerClient({}), {
     groupName: requireEnv(ENV.scheduleGroupName),
     targetArn: requireEnv(ENV.scheduleTargetArn),
     roleArn: requireEnv(ENV.schedulerRoleArn),
@@ -120,7 +119,7 @@ export function scheduleTriggersFromEnv(): EventBridgeScheduleTriggers {
 
 /** The robot queue and its DLQ, for the operations routes. */
 export function robotQueuesFromEnv(): SqsRobotQueues {
-  return new SqsRobotQueues(tracer.captureAWSv3Client(new SQSClient({})), {
+  return new SqsRobotQueues(new SQSClient({}), {
     robot: requireEnv(ENV.robotQueueUrl),
     deadLetter: requireEnv(ENV.robotDeadLetterQueueUrl),
   });

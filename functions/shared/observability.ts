@@ -1,29 +1,40 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Job } from '../../core/job';
 
 /**
- * Powertools for every Lambda: JSON logs with the request context, CloudWatch metrics in EMF
- * and X-Ray traces. One instance each per process; the service name comes from
- * POWERTOOLS_SERVICE_NAME (set per function by lib/roboport-function.ts).
- * The tracer switches itself off outside Lambda; the local stack disables metrics output.
+ * Powertools for every Lambda: JSON logs with the request context and CloudWatch metrics in EMF.
+ * One instance each per process; the service name comes from POWERTOOLS_SERVICE_NAME (set per
+ * function by lib/roboport-function.ts). The local stack disables metrics output.
+ *
+ * Traces are Lambda's own (active tracing: a segment per invocation, its initialization included)
+ * without Powertools Tracer: the X-Ray SDK it wraps costs every function ~105 KB of bundle
+ * (aws-xray-sdk-core, semver, cls-hooked) and an async hook on every promise, for per-call
+ * subsegments of SDK requests that the function's duration, logs and metrics already account for.
  */
 export const logger = new Logger({ serviceName: 'roboport' });
 export const metrics = new Metrics({ namespace: 'Roboport', serviceName: 'roboport' });
-export const tracer = new Tracer({ serviceName: 'roboport' });
 
 /** Middlewares shared by every handler, outermost first. */
 export function observability<TEvent, TResult>(): Array<middy.MiddlewareObj<TEvent, TResult>> {
   return [
-    captureLambdaHandler(tracer, { captureResponse: false }),
     injectLambdaContext(logger, { resetKeys: true }),
-    logMetrics(metrics),
+    publishMetrics(),
   ] as Array<middy.MiddlewareObj<TEvent, TResult>>;
+}
+
+/**
+ * Publishes what a request added to `metrics`, if anything. Powertools' own logMetrics flushes
+ * after every request, and an empty flush logs a "No application metrics to publish" warning:
+ * one per request of every route that counts nothing (most of them), in CloudWatch and locally.
+ */
+function publishMetrics(): middy.MiddlewareObj {
+  const publish = async () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return { after: publish, onError: publish };
 }
 
 /** A Lambda that is not behind the API (workflow steps, schedulers): observability only. */

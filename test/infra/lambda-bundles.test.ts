@@ -1,13 +1,14 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENV } from '../../core/env-names';
 import { API_ROUTES, DLQ_REPROCESSOR, EVENTS_FUNCTIONS, SCHEDULER_FUNCTIONS, WORKFLOW_FUNCTIONS } from '../../functions/api/routes';
+import { lambdaBuildOptions } from '../../lib/lambda-bundling';
+import { placeholderLambdaEnvironment } from './support/lambda-env';
 
 /**
- * Every Lambda is bundled the way lib/roboport-function.ts bundles it (ESM, node22, require banner)
+ * Every Lambda is bundled the way lib/roboport-function.ts bundles it (lib/lambda-bundling.ts)
  * and loaded as a cold start would: a module that throws at import, or drags the browser into a
  * function that only needs robot schemas, fails here instead of in AWS.
  */
@@ -18,53 +19,40 @@ const outDir = mkdtempSync(path.join(repoRoot, 'node_modules/.cache/roboport-bun
 /** The DLQ reprocessor ships the browser packages beside its bundle (lib/dlq-reprocessor.ts nodeModules). */
 const BROWSER_PACKAGES = ['@sparticuz/chromium', 'playwright-core'];
 const entries = [...API_ROUTES.map((route) => route.entry), ...Object.values(WORKFLOW_FUNCTIONS), ...Object.values(SCHEDULER_FUNCTIONS), ...Object.values(EVENTS_FUNCTIONS)];
-
-/** Plausible values for every variable infrastructure may set, by the kind of value it holds. */
-function placeholderFor(name: string): string {
-  if (name.endsWith('_KMS_KEY_ARN')) return 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-  if (name.endsWith('_ARN')) return 'arn:aws:states:eu-west-1:123456789012:stateMachine:placeholder';
-  if (name.endsWith('_URL')) return 'https://sqs.eu-west-1.amazonaws.com/123456789012/placeholder';
-  if (name.endsWith('_BY_HOST')) return 'portal.example.com=3';
-  if (/SECONDS|DAYS|MINUTES|CONCURRENCY|SESSIONS|SIZE/.test(name)) return '5';
-  if (name === ENV.corsAllowedOrigin) return 'https://console.example.com';
-  if (name === ENV.userPoolId) return 'eu-west-1_Placehold';
-  if (name === ENV.eventsManagementEndpoint) return 'https://placeholder.execute-api.eu-west-1.amazonaws.com/live';
-  return 'placeholder';
-}
+/** Packages a function ships beside its bundle (lib/api.ts passes the route's nodeModules). */
+const nodeModulesOf = (entry: string) => API_ROUTES.find((route) => route.entry === entry)?.nodeModules ?? [];
 
 beforeAll(() => {
-  for (const name of Object.values(ENV)) process.env[name] ??= placeholderFor(name);
-  process.env.AWS_REGION ??= 'eu-west-1';
+  Object.assign(process.env, placeholderLambdaEnvironment());
 });
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
-async function bundleLikeLambda(entry: string, external: string[] = []) {
+/** Every API function's budget: small bundles load fast at a cold start. */
+const MAX_API_BUNDLE_BYTES = 300 * 1024;
+
+async function bundleLikeLambda(entry: string, nodeModules: readonly string[] = []) {
   const outfile = path.join(outDir, `${entry.replace(/[/.]/g, '_')}.mjs`);
-  const result = await build({
-    entryPoints: [path.join(repoRoot, entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    external,
-    metafile: true,
-    logLevel: 'silent',
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-  });
+  const result = await build(lambdaBuildOptions(path.join(repoRoot, entry), outfile, nodeModules));
   const module = (await import(pathToFileURL(outfile).href)) as { handler?: unknown };
-  return { inputs: Object.keys(result.metafile.inputs), handler: module.handler };
+  return { inputs: Object.keys(result.metafile!.inputs), bytes: statSync(outfile).size, handler: module.handler };
 }
 
 const bundled = (inputs: string[], packages: string[]) => inputs.filter((input) => packages.some((name) => input.includes(`node_modules/${name}/`)));
 
 describe('Lambda bundles', () => {
   it.each(entries)('%s bundles without the browser and loads at cold start', async (entry) => {
-    const { inputs, handler } = await bundleLikeLambda(entry);
+    const { inputs, handler } = await bundleLikeLambda(entry, nodeModulesOf(entry));
 
     expect(bundled(inputs, ['playwright-core'])).toEqual([]);
     expect(typeof handler).toBe('function');
+  });
+
+  it.each(API_ROUTES.map((route) => route.entry))('%s is at most 300 KB minified, the AWS SDK and its nodeModules left beside it', async (entry) => {
+    const nodeModules = nodeModulesOf(entry);
+    const { inputs, bytes } = await bundleLikeLambda(entry, nodeModules);
+
+    expect(bundled(inputs, ['@aws-sdk', ...nodeModules])).toEqual([]);
+    expect(bytes).toBeLessThanOrEqual(MAX_API_BUNDLE_BYTES);
   });
 
   it('the DLQ reprocessor carries the robot runtime, leaves the browser packages beside it and loads', async () => {

@@ -1,6 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Page } from 'playwright-core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { deliveryTiming } from '../../core/delivery';
 import type { RobotCatalog } from '../../core/jobs';
 import type { Logger, LogFields } from '../../core/logger';

@@ -1,6 +1,6 @@
 import { testCredentialDeps } from '../support/memory-credential-store';
 import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describe, expect, it, vi } from 'vitest';
 import { JobNotFound, RetryNotPossible } from '../../core/errors';
 import type { Caller, Job } from '../../core/job';

@@ -1,7 +1,7 @@
 import { testCredentialDeps } from '../support/memory-credential-store';
 import { DEFAULT_JOB_TIMEOUTS } from '../../core/delivery';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { IdempotencyConflict, IllegalTransition, InputInvalid, JobNotFound, ServiceUnavailable } from '../../core/errors';
 import type { Caller } from '../../core/job';
 import {

@@ -1,5 +1,5 @@
 import JSZip from 'jszip';
-import { z } from 'zod';
+import * as z from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobItem } from '../../core/items';
 import type { Job } from '../../core/job';
