@@ -221,8 +221,10 @@ async function runItemsInSession<Input>(run: ItemsRun<Input>, planned: PlannedIt
   const drivePage = async (first: Page) => {
     let page = first;
     for (let served = 1; !signal.aborted; served++) {
-      const item = planned.todo[next++];
-      if (!item) return;
+      // A stopping worker takes no new item, but lets the items under way on the other pages
+      // finish: the checkpoint below would end the whole attempt (and close their pages) at once.
+      if (attempt.draining.aborted || next >= planned.todo.length) return;
+      const item = planned.todo[next++]!;
       await attempt.checkpoint();
       const outcome = await runItem(sessionRun, item, page);
       if (outcome === 'SUCCEEDED') health.success();
@@ -242,6 +244,8 @@ async function runItemsInSession<Input>(run: ItemsRun<Input>, planned: PlannedIt
     ),
   );
   if (failure) throw failure.error;
+  // Stopped with items left: end the attempt now that no page has one under way (the message goes back).
+  if (next < planned.todo.length) await attempt.checkpoint();
   // Every item failed technically and none succeeded: the portal is down, not the data wrong.
   if (health.downAtEnd()) throw portalDown(health);
 }

@@ -7,6 +7,7 @@ import { createLogger } from '../../core/logger';
 import { businessError, sessionEnded, technicalError, type ItemRobot, type JobSummary, type RobotContext, type RobotDefinition } from '../../core/robot';
 import { ITEM_RETRY } from '../../core/page-retry';
 import { retryInput } from '../../core/items-service';
+import { pollUntil } from '../../local/emulators/poll';
 import { runRobotJob, type AttemptControl, type RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore, makeItem } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
@@ -393,6 +394,48 @@ describe('robot runtime: parallel pages in one session', () => {
     expect(statuses.filter((status) => status === 'SUCCEEDED')).toHaveLength(4);
     expect(statuses.filter((status) => status === 'PENDING')).toHaveLength(6);
     expect(sessions.closed).toBe(1);
+  });
+
+  it('lets the items under way on the other pages finish when the worker stops, then ends the attempt with the rest pending', async () => {
+    job.input = { keys: Array.from({ length: 9 }, (_, index) => `k${index}`) };
+    const draining = new AbortController();
+    const attemptAbort = new AbortController();
+    let started = 0;
+    let allStarted!: () => void;
+    const threeUnderWay = new Promise<void>((resolve) => (allStarted = resolve));
+    const robot = keysRobot({
+      pagesPerSession: 3,
+      processItem: async (context, { key }) => {
+        if (++started === 3) {
+          draining.abort();
+          allStarted();
+        }
+        await threeUnderWay;
+        if (key !== 'k0') {
+          // k0 is done first; its page then moves on while k1 and k2 are still on theirs, whose pages
+          // close (the attempt's signal) if that page ends the attempt.
+          await pollUntil(async () => ((await byKey('k0'))?.status === 'SUCCEEDED' ? true : undefined), { intervalMs: 1, description: 'k0 to succeed' });
+          await new Promise((resolve) => setImmediate(resolve));
+          context.signal.throwIfAborted();
+        }
+        return {};
+      },
+    });
+    // Like the message handler's: once the worker drains, a checkpoint ends the attempt.
+    const stopping = attempt({
+      signal: attemptAbort.signal,
+      draining: draining.signal,
+      checkpoint: async () => {
+        if (draining.signal.aborted) attemptAbort.abort(new Error('stopping'));
+        attemptAbort.signal.throwIfAborted();
+      },
+    });
+
+    await expect(runRobotJob(job, depsFor(robot, { maxPagesPerSession: 3 }), stopping)).rejects.toThrow('stopping');
+
+    const statuses = (await itemsOf()).map((item) => item.status);
+    expect(statuses.filter((status) => status === 'SUCCEEDED')).toHaveLength(3);
+    expect(statuses.filter((status) => status === 'PENDING')).toHaveLength(6);
   });
 
   it('replaces a page after it served its share of items', async () => {
