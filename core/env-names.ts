@@ -18,6 +18,8 @@ export const ENV = {
   artifactUrlTtlSeconds: 'ARTIFACT_URL_TTL_SECONDS',
   /** Robot jobs one worker process runs at once. */
   workerConcurrency: 'WORKER_CONCURRENCY',
+  /** Pages of one signed-in browser context a robot may drive at once (its pagesPerSession is capped by it). */
+  robotPagesPerSession: 'ROBOT_PAGES_PER_SESSION',
   /** Seconds between worker beats; the visibility and portal slot windows are three beats (core/delivery.ts). */
   workerHeartbeatSeconds: 'WORKER_HEARTBEAT_SECONDS',
   /** A job's bound when its submission names none, and the largest one a submission may name. */

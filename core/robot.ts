@@ -62,6 +62,12 @@ export interface ItemRobot<Input = unknown> extends RobotBase<Input> {
    */
   sessionCredentials?(input: Input): string;
   /**
+   * How many pages of one signed-in browser context the robot can drive at once (default 1):
+   * the runtime then runs that many items concurrently, each on a page of its own, bounded by
+   * the stage's `pagesPerSession`. processItem must then touch only its own `context.page`.
+   */
+  pagesPerSession?: number;
+  /**
    * One item. Throw a business error for bad data (the item fails, the job goes on) and a
    * technical one for anything a retry may fix. The returned file becomes the item's artifact.
    */

@@ -100,6 +100,8 @@ const stageSettingsSchema = z
     robot: robotSchema,
     /** Robot jobs one worker task runs at once. */
     workerConcurrency: positiveInt.max(16),
+    /** Pages of one signed-in browser context a robot may drive at once (bounds its pagesPerSession). */
+    pagesPerSession: positiveInt.max(16),
     fleet: z.strictObject({
       minTasks: z.number().int().min(0),
       maxTasks: positiveInt.max(100),

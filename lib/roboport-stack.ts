@@ -75,6 +75,7 @@ export class RoboportStack extends Stack {
       portalSessions: config.portalSessions,
       ...config.fleet,
       workerConcurrency: config.workerConcurrency,
+      pagesPerSession: config.pagesPerSession,
       workerBeatSeconds: config.robot.workerBeatSeconds,
       defaultJobTimeoutSeconds: jobTimeouts.defaultSeconds,
       egressAllowHosts: config.egressAllowHosts,

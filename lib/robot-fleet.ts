@@ -40,6 +40,8 @@ export interface RobotFleetProps {
   readonly onDemandWeight: number;
   readonly spotWeight: number;
   readonly workerConcurrency: number;
+  /** Pages of one session a robot may drive at once (the stage's `pagesPerSession`). */
+  readonly pagesPerSession: number;
   /** Seconds between the worker's beats (core/delivery.ts derives its visibility and slot windows). */
   readonly workerBeatSeconds: number;
   /** The bound of a job stored without its own timeoutSeconds. */
@@ -162,6 +164,7 @@ export class RobotFleet extends Construct {
         [ENV.robotSecretsPrefix]: props.robotSecretsPrefix,
         ...portalSessionCapsEnv(props.portalSessions),
         [ENV.workerConcurrency]: String(props.workerConcurrency),
+        [ENV.robotPagesPerSession]: String(props.pagesPerSession),
         [ENV.workerHeartbeatSeconds]: String(props.workerBeatSeconds),
         [ENV.jobTimeoutSeconds]: String(props.defaultJobTimeoutSeconds),
         [ENV.logLevel]: props.logLevel,

@@ -70,6 +70,8 @@ export const freightPodDownload: ItemRobot<FreightPodInput> = {
 
   login: (context, input) => logIn(context, input),
   sessionCredentials: (input) => input.credentialsSecret,
+  // Each item is a search and a download on its own page; the portal's session serves them all.
+  pagesPerSession: 4,
 
   async processItem(context, { key: invoice }, input) {
     const download = await openPod(context.page, input.portalUrl, invoice);

@@ -14,12 +14,23 @@ export interface WorkerBrowserOptions {
   actionTimeoutMs?: number;
 }
 
-/** A page in a browser context of its own, behind the egress guard; close() discards everything. */
+/**
+ * A browser context of its own, behind the egress guard, with its first page; more pages of the
+ * same context (same cookies: one signed-in portal session) on demand. close() discards everything.
+ */
 export interface JobSession {
   page: Page;
-  /** Starts recording one item's Playwright trace (sessions opened with `traceItems`). */
-  startItemTrace(title: string): Promise<void>;
-  /** Ends the item's trace: its zip when `keep` (a failed item's evidence), nothing otherwise. */
+  /** Another page of the same context. */
+  newPage(): Promise<Page>;
+  /** Closes `page` and opens a fresh one in its place: a page's renderer grows with every page it loaded. */
+  replacePage(page: Page): Promise<Page>;
+  /**
+   * Starts recording a Playwright trace (screenshots + DOM snapshots) for one item's try, in
+   * sessions opened with `traceItems`. A trace covers the whole context, so one item at a time:
+   * false (nothing recorded) when tracing is off or another item's trace is running.
+   */
+  startItemTrace(title: string): Promise<boolean>;
+  /** Ends the running trace: its zip when `keep` (a failed item's evidence), nothing otherwise. */
   stopItemTrace(keep: boolean): Promise<Uint8Array | undefined>;
   /** The values of the context's cookies now (the portal session among them): never shown in evidence. */
   cookieValues(): Promise<string[]>;
@@ -27,7 +38,7 @@ export interface JobSession {
 }
 
 export interface SessionOptions {
-  /** Record a trace (screenshots + DOM snapshots) per item, kept only for failed items. */
+  /** Items may record a trace (startItemTrace); the runtime does so only for retried tries. */
   traceItems?: boolean;
 }
 
@@ -81,10 +92,14 @@ export class WorkerBrowser implements JobSessions {
     try {
       context.setDefaultTimeout(this.actionTimeoutMs);
       await guardContextEgress(context, policy);
-      if (options.traceItems) await context.tracing.start({ screenshots: true, snapshots: true });
       const page = await context.newPage();
       const cookieValues = async () => (await context.cookies()).map((cookie) => cookie.value);
-      return { page, close, cookieValues, ...itemTracing(context, scratch, options.traceItems === true) };
+      const newPage = () => context.newPage();
+      const replacePage = async (old: Page) => {
+        await old.close().catch(() => undefined);
+        return context.newPage();
+      };
+      return { page, newPage, replacePage, close, cookieValues, ...itemTracing(context, scratch, options.traceItems === true) };
     } catch (error) {
       await close();
       throw error;
@@ -146,21 +161,34 @@ export class WorkerBrowser implements JobSessions {
   }
 }
 
-/** One trace chunk per item; a discarded chunk costs no file. */
+/**
+ * Tracing started and stopped around the tries that want it, so that untraced items pay nothing
+ * (a running trace screenshots and snapshots every action); a discarded trace costs no file.
+ */
 function itemTracing(context: BrowserContext, scratch: string, enabled: boolean): Pick<JobSession, 'startItemTrace' | 'stopItemTrace'> {
-  let chunks = 0;
+  let traces = 0;
+  let running = false;
   return {
     async startItemTrace(title) {
-      if (enabled) await context.tracing.startChunk({ title });
+      if (!enabled || running) return false;
+      running = true;
+      try {
+        await context.tracing.start({ screenshots: true, snapshots: true, title });
+      } catch (error) {
+        running = false;
+        throw error;
+      }
+      return true;
     },
     async stopItemTrace(keep) {
-      if (!enabled) return undefined;
+      if (!running) return undefined;
+      running = false;
       if (!keep) {
-        await context.tracing.stopChunk();
+        await context.tracing.stop();
         return undefined;
       }
-      const file = path.join(scratch, `trace-${++chunks}.zip`);
-      await context.tracing.stopChunk({ path: file });
+      const file = path.join(scratch, `trace-${++traces}.zip`);
+      await context.tracing.stop({ path: file });
       try {
         return await readFile(file);
       } finally {

@@ -14,6 +14,8 @@ export interface RuntimeConfig {
   /** The bound of jobs stored before each job carried its own timeoutSeconds. */
   defaultJobTimeoutSeconds: number;
   portalSessions: PortalSessionCaps;
+  /** Pages of one session a robot may drive at once (stage `pagesPerSession`). */
+  pagesPerSession: number;
   /** Unset: robots get no secrets at all. */
   secretsPrefix?: string;
   chromiumPath?: string;
@@ -26,6 +28,9 @@ export interface WorkerConfig extends RuntimeConfig {
   queueUrl: string;
   concurrency: number;
 }
+
+/** Pages per session where the stage names none (the local stack): a robot's own number still applies below it. */
+const DEFAULT_PAGES_PER_SESSION = 4;
 
 /** A 15 s window: a crashed worker's job is running again on another worker within seconds. */
 const DEFAULT_BEAT_SECONDS = 5;
@@ -51,6 +56,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     timing: deliveryTiming(intEnv(ENV.workerHeartbeatSeconds, DEFAULT_BEAT_SECONDS, env)),
     defaultJobTimeoutSeconds: intEnv(ENV.jobTimeoutSeconds, DEFAULT_JOB_TIMEOUTS.defaultSeconds, env),
     portalSessions: loadPortalSessionCaps(env),
+    pagesPerSession: intEnv(ENV.robotPagesPerSession, DEFAULT_PAGES_PER_SESSION, env),
     ...(secretsPrefix ? { secretsPrefix } : {}),
     ...(chromiumPath ? { chromiumPath } : {}),
     jobRetentionDays: optionalIntEnv(ENV.jobRetentionDays, env),

@@ -4,17 +4,21 @@ import { isItemSettled, type ItemArtifact, type ItemStore, type JobItem } from '
 import type { Job, JobError } from '../core/job';
 import { recordArtifact, sha256Hex, type RobotCatalog } from '../core/jobs';
 import type { Logger } from '../core/logger';
+import { ITEM_RETRY, isTechnicalFailure, PortalHealth, withRetries, type RetryOptions } from '../core/page-retry';
 import { renewPortalLease, tryPortalSlot, waitForPortalSlot, type PortalLease, type PortalLeaseStore } from '../core/portal-lease';
 import { sessionCapOf, type PortalSessionCaps } from '../core/portal-session-caps';
 import type { JobStore } from '../core/ports';
+import type { Page } from 'playwright-core';
 import {
   ITEM_KEY_PATTERN,
   RobotError,
+  SESSION_ENDED,
   businessError,
   isItemRobot,
   technicalError,
   type ItemRobot,
   type FinishContext,
+  type ItemOutput,
   type ItemSummary,
   type JobSummary,
   type RobotContext,
@@ -54,6 +58,12 @@ export interface RuntimeDeps {
   sessions: JobSessions;
   egressAllowHosts: readonly string[];
   log: Logger;
+  /** Stage bound on the pages of one session a robot drives at once (its `pagesPerSession`); 1 when unset. */
+  maxPagesPerSession?: number;
+  /** A page is replaced by a fresh one after this many items; default PAGE_RECYCLE_AFTER_ITEMS. */
+  recyclePageAfterItems?: number;
+  /** The wait between tries (tests pass one that does not sleep); rejects when `signal` aborts. */
+  pause?(ms: number, signal: AbortSignal): Promise<void>;
 }
 
 /** How the message handler steers an attempt. */
@@ -70,9 +80,11 @@ export interface AttemptControl {
   whileWaiting<T>(work: () => Promise<T>): Promise<T>;
 }
 
-/** A technical error on an item is tried this often within one attempt before the attempt fails. */
-const ITEM_TRIES = 2;
-const ITEM_RETRY_PAUSE_MS = 1_000;
+/**
+ * Items one page serves before it is closed and replaced: the renderer of a page grows by about
+ * 2 MiB per item loaded (docs/BENCHMARKS.md), and a new page in the same context stays signed in.
+ */
+export const PAGE_RECYCLE_AFTER_ITEMS = 100;
 /** Read page for the item listing, well under DynamoDB's 1 MB per query. */
 const ITEM_LIST_PAGE = 500;
 const EVIDENCE_TIMEOUT_MS = 5_000;
@@ -158,20 +170,167 @@ async function workOnItems<Input>(run: ItemsRun<Input>, planned: PlannedItems, c
   const lease = robot.portalUrl ? await takePortalSlot(robot.portalUrl(input), holder, deps, attempt) : undefined;
   const stopRenewing = lease ? attempt.onHeartbeat(() => renewSlot(lease, deps)) : undefined;
   try {
-    await inSession(deps, attempt.signal, true, async (session) => {
-      const itemContext: RobotContext = { ...context, page: session.page };
-      await robot.login?.(itemContext, input);
-      let done = planned.all - planned.todo.length;
-      for (const item of planned.todo) {
-        await attempt.checkpoint();
-        await runItem(robot, item, input, job.jobId, { deps, attempt, session, context: itemContext, files });
-        context.progress(++done, planned.all);
-      }
-    });
+    await inSession(deps, attempt.signal, true, (session) => runItemsInSession(run, planned, session));
   } finally {
     stopRenewing?.();
     if (lease) await deps.leases.release(lease).catch((error: unknown) => deps.log.warn('lease.release-failed', { error }));
   }
+}
+
+/** What the items of one session share: the run, the session, its sign-in and the signal that stops them. */
+interface SessionRun<Input> extends ItemsRun<Input> {
+  session: JobSession;
+  portal: PortalSignIn;
+  /** Aborted when the attempt is, or when one page failed the attempt: the other pages stop too. */
+  signal: AbortSignal;
+}
+
+/**
+ * The items on `pages` pages of one signed-in context at once (the robot's pagesPerSession, capped
+ * by the stage): each page takes the next item when it is done with one. An item that fails
+ * technically after its tries is FAILED and the others go on; only a portal that looks down
+ * (PortalHealth), a refused login or the end of the attempt stops every page.
+ */
+async function runItemsInSession<Input>(run: ItemsRun<Input>, planned: PlannedItems, session: JobSession): Promise<void> {
+  const { robot, deps, attempt, context } = run;
+  const stop = new AbortController();
+  const signal = AbortSignal.any([attempt.signal, stop.signal]);
+  const portal = new PortalSignIn((page) => signIn(run, page, signal), signal);
+  const sessionRun: SessionRun<Input> = { ...run, session, portal, signal };
+  if (robot.login) {
+    await portal.renew(portal.generation, session.page).catch((error: unknown) => {
+      throw error instanceof SignInFailed ? error.failure : error;
+    });
+  }
+  const pageCount = Math.max(1, Math.min(robot.pagesPerSession ?? 1, deps.maxPagesPerSession ?? 1, planned.todo.length));
+  const pages = [session.page, ...(await Promise.all(Array.from({ length: pageCount - 1 }, () => session.newPage())))];
+  const recycleAfter = deps.recyclePageAfterItems ?? PAGE_RECYCLE_AFTER_ITEMS;
+  const health = new PortalHealth();
+  let next = 0;
+  let done = planned.all - planned.todo.length;
+  let failure: { error: unknown } | undefined;
+
+  const drivePage = async (first: Page) => {
+    let page = first;
+    for (let served = 1; !signal.aborted; served++) {
+      const item = planned.todo[next++];
+      if (!item) return;
+      await attempt.checkpoint();
+      const outcome = await runItem(sessionRun, item, page);
+      if (outcome === 'SUCCEEDED') health.success();
+      else if (outcome === 'BUSINESS') health.businessFailure();
+      else if (outcome === 'TECHNICAL' && health.technicalFailure()) throw portalDown(health);
+      context.progress(++done, planned.all);
+      if (served % recycleAfter === 0 && next < planned.todo.length) page = await session.replacePage(page);
+    }
+  };
+  deps.log.info('items.pages', { pages: pageCount });
+  await Promise.all(
+    pages.map((page) =>
+      drivePage(page).catch((error: unknown) => {
+        failure ??= { error };
+        stop.abort();
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
+  // Every item failed technically and none succeeded: the portal is down, not the data wrong.
+  if (health.downAtEnd()) throw portalDown(health);
+}
+
+function portalDown(health: PortalHealth): RobotError {
+  return technicalError('PORTAL_DOWN', `The portal looks down: ${health.describe()}`);
+}
+
+/**
+ * Signs the session in with the robot's login, technical failures tried again with the item
+ * policy (a refused login is a business error: never tried again). The one place where the
+ * session is signed in: a kept portal session would be restored here, and saved after a login.
+ */
+async function signIn<Input>({ robot, input, context, deps }: ItemsRun<Input>, page: Page, signal: AbortSignal): Promise<void> {
+  const login = robot.login;
+  if (!login) return;
+  await withRetries(() => login({ ...context, page }, input), retryOptions(deps, signal, deps.log.child({ step: 'login' })));
+  deps.log.info('portal.signed-in');
+}
+
+/** A login that failed for good: ends the attempt, never settles the item that asked for it. */
+class SignInFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super('sign-in failed');
+  }
+}
+
+/**
+ * The session's sign-in, single flight: pages whose items found the session ended all wait on
+ * one login, and a page whose item started before the latest login repeats without another.
+ * A failed login is remembered: every later request gets the same failure, no new login.
+ */
+class PortalSignIn {
+  /** Logins done so far: an item notes it before it starts. */
+  generation = 0;
+  private flight: Promise<void> | undefined;
+  private failed: SignInFailed | undefined;
+
+  constructor(
+    private readonly login: (page: Page) => Promise<void>,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Signs in again on `page` unless someone did since `seen`, or joins the login under way. */
+  async renew(seen: number, page: Page): Promise<void> {
+    if (this.failed) throw this.failed;
+    if (seen !== this.generation) return;
+    if (this.signal.aborted) throw this.signal.reason;
+    this.flight ??= this.login(page).then(
+      () => {
+        this.generation++;
+        this.flight = undefined;
+      },
+      (error: unknown) => {
+        this.failed = new SignInFailed(error);
+        this.flight = undefined;
+        throw this.failed;
+      },
+    );
+    return this.flight;
+  }
+}
+
+const isSessionEnded = (error: unknown) => error instanceof RobotError && error.code === SESSION_ENDED;
+
+/**
+ * One try of an item on its page. When the portal shows its login page (sessionEnded), the
+ * session is signed in again (once for every page that met it) and the item repeated; the
+ * session ending again at once is a technical failure, for the item's next try.
+ */
+async function processSignedIn<Input>({ robot, input, context, portal }: SessionRun<Input>, item: WorkItem, page: Page): Promise<ItemOutput> {
+  const itemContext: RobotContext = { ...context, page };
+  const seen = portal.generation;
+  try {
+    return await robot.processItem(itemContext, item, input);
+  } catch (error) {
+    if (!robot.login || !isSessionEnded(error)) throw error;
+    context.log.info('portal.session-ended', { item: item.key });
+  }
+  await portal.renew(seen, page);
+  try {
+    return await robot.processItem(itemContext, item, input);
+  } catch (error) {
+    if (isSessionEnded(error)) throw technicalError('PORTAL_SESSION_LOST', 'The portal ended the session again right after a new login');
+    throw error;
+  }
+}
+
+/** The one retry policy for items and logins (core/page-retry.ts), waits cut short when the run stops. */
+function retryOptions(deps: RuntimeDeps, signal: AbortSignal, log: Logger): RetryOptions {
+  const pause = deps.pause ?? ((ms, stopped) => sleep(ms, undefined, { signal: stopped }));
+  return {
+    policy: ITEM_RETRY,
+    isRetryable: (error) => !signal.aborted && !(error instanceof SignInFailed) && isTechnicalFailure(error),
+    onRetry: (error, retry, delayMs) => log.warn('retrying', { retry, delayMs, error: asRobotError(error).code }),
+    sleep: (ms) => pause(ms, signal),
+  };
 }
 
 /**
@@ -189,65 +348,68 @@ async function finishItems<Input>({ robot, job, deps, context, files }: ItemsRun
   throw businessError('ALL_ITEMS_FAILED', `All ${summary.items.length} items failed${first ? `; first: ${first.code}: ${first.message}` : ''}`);
 }
 
-interface ItemRun {
-  deps: RuntimeDeps;
-  attempt: AttemptControl;
-  session: JobSession;
-  context: RobotContext;
-  files: JobFiles;
-}
+type ItemOutcome = 'SUCCEEDED' | 'BUSINESS' | 'TECHNICAL' | 'SETTLED_ELSEWHERE';
 
 /**
- * One item, checkpointed: the file is stored under a key derived from the item (a repeat
- * overwrites, never duplicates) before the item is marked done. Business errors settle the item;
- * a technical error is retried once, then fails the attempt (the workflow retries the job later).
+ * One item, checkpointed once per attempt (beginItem): the file is stored under a key derived
+ * from the item (a repeat overwrites, never duplicates) before the item is marked done. A
+ * technical failure is tried again within the attempt (jittered backoff, the portal's
+ * Retry-After honoured), the retries traced; an item that still fails is FAILED with its error
+ * and evidence, and the attempt goes on. A stopped attempt leaves the item as it was begun.
  */
-async function runItem<Input>(robot: ItemRobot<Input>, item: WorkItem, input: Input, jobId: string, run: ItemRun): Promise<void> {
-  const { deps, attempt, session, context, files } = run;
+async function runItem<Input>(run: SessionRun<Input>, item: WorkItem, page: Page): Promise<ItemOutcome> {
+  const { deps, job, session, files, signal } = run;
   const log = deps.log.child({ item: item.key });
-  for (let tryNumber = 1; ; tryNumber++) {
-    const begun = await deps.items.beginItem(jobId, item.key, new Date().toISOString());
-    // Settled meanwhile by another delivery of this job.
-    if (!begun) return;
-    await session.startItemTrace(item.key);
-    let failure: RobotError;
-    try {
-      const output = await robot.processItem(context, item, input);
+  const begun = await deps.items.beginItem(job.jobId, item.key, new Date().toISOString());
+  // Settled meanwhile by another delivery of this job.
+  if (!begun) return 'SETTLED_ELSEWHERE';
+  let traced = false;
+  let failure: RobotError;
+  try {
+    const output = await withRetries(async (tryNumber) => {
+      // Only retries are traced: the trace of a try that failed and was tried again is of no use.
+      if (traced) {
+        traced = false;
+        await session.stopItemTrace(false);
+      }
+      if (tryNumber > 1) traced = await session.startItemTrace(item.key).catch(() => false);
+      return processSignedIn(run, item, page);
+    }, retryOptions(deps, signal, log));
+    if (traced) {
+      traced = false;
       await session.stopItemTrace(false);
-      const artifact = output.file ? await files.storeItemFile(item.key, output.file) : undefined;
-      await deps.items.markSucceeded(jobId, item.key, artifact, new Date().toISOString());
-      log.info('item.succeeded', { attempt: begun.attempts });
-      return;
-    } catch (error) {
-      // Stopped mid-item: leave it as it was begun; the next attempt does it again.
-      if (attempt.signal.aborted) throw error;
-      failure = asRobotError(error);
     }
-    const retry = failure.type === 'TECHNICAL' && tryNumber < ITEM_TRIES;
-    const evidence = retry ? await discardTrace(session) : await captureEvidence(session, files, begun, log);
-    const jobError: JobError = { type: failure.type, code: failure.code, message: failure.message.slice(0, 1000) };
-    log.warn('item.failed', { error: jobError, attempt: begun.attempts, retry });
-    if (retry) {
-      await sleep(ITEM_RETRY_PAUSE_MS, undefined, { signal: attempt.signal });
-      continue;
+    const artifact = output.file ? await files.storeItemFile(item.key, output.file) : undefined;
+    await deps.items.markSucceeded(job.jobId, item.key, artifact, new Date().toISOString());
+    log.info('item.succeeded', { attempt: begun.attempts });
+    return 'SUCCEEDED';
+  } catch (error) {
+    if (error instanceof SignInFailed) throw error.failure;
+    if (signal.aborted) {
+      if (traced) await session.stopItemTrace(false).catch(() => undefined);
+      throw error;
     }
-    await deps.items.markFailed(jobId, item.key, jobError, evidence, new Date().toISOString());
-    if (failure.type === 'TECHNICAL') throw failure;
-    return;
+    failure = asRobotError(error);
   }
+  const evidence = await captureEvidence(session, page, traced, files, begun, log);
+  const jobError: JobError = { type: failure.type, code: failure.code, message: failure.message.slice(0, 1000) };
+  log.warn('item.failed', { error: jobError, attempt: begun.attempts });
+  await deps.items.markFailed(job.jobId, item.key, jobError, evidence, new Date().toISOString());
+  return failure.type;
 }
 
 /**
- * Screenshot, HTML and trace of the page as the item failed, each best effort; stored only once
- * cleared of the job's secrets and the session's cookies (evidence-redaction.ts), which the
- * tenant downloads with it. When the cookies cannot be read, nothing is stored.
+ * Screenshot and HTML of the item's page as it failed, and the trace of its last try when that
+ * try was traced (a retry), each best effort; stored only once cleared of the job's secrets and
+ * the session's cookies (evidence-redaction.ts), which the tenant downloads with it. When the
+ * cookies cannot be read, nothing is stored.
  */
-async function captureEvidence(session: JobSession, files: JobFiles, item: JobItem, log: Logger): Promise<ItemArtifact[]> {
+async function captureEvidence(session: JobSession, page: Page, traced: boolean, files: JobFiles, item: JobItem, log: Logger): Promise<ItemArtifact[]> {
   const folder = `evidence/attempt-${item.attempts}`;
   const captures: Array<[string, string, () => Promise<Uint8Array | undefined>]> = [
-    ['screenshot.png', 'image/png', () => session.page.screenshot({ fullPage: true, timeout: EVIDENCE_TIMEOUT_MS })],
-    ['page.html', 'text/html', async () => Buffer.from(await withTimeout(session.page.content(), EVIDENCE_TIMEOUT_MS))],
-    ['trace.zip', 'application/zip', () => session.stopItemTrace(true)],
+    ['screenshot.png', 'image/png', () => page.screenshot({ fullPage: true, timeout: EVIDENCE_TIMEOUT_MS })],
+    ['page.html', 'text/html', async () => Buffer.from(await withTimeout(page.content(), EVIDENCE_TIMEOUT_MS))],
+    ...(traced ? [['trace.zip', 'application/zip', () => session.stopItemTrace(true)] as [string, string, () => Promise<Uint8Array | undefined>]] : []),
   ];
   const captured: EvidenceFile[] = [];
   for (const [name, contentType, capture] of captures) {
@@ -279,11 +441,6 @@ async function captureEvidence(session: JobSession, files: JobFiles, item: JobIt
     }
   }
   return evidence;
-}
-
-async function discardTrace(session: JobSession): Promise<ItemArtifact[]> {
-  await session.stopItemTrace(false).catch(() => undefined);
-  return [];
 }
 
 async function takePortalSlot(portalUrl: string, holder: string, deps: RuntimeDeps, attempt: AttemptControl): Promise<PortalLease> {

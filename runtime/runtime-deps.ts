@@ -35,6 +35,7 @@ export function runtimeDepsFromConfig(config: RuntimeConfig, { log, sessions, le
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
     secretsPrefix: config.secretsPrefix,
     portalSessions: config.portalSessions,
+    maxPagesPerSession: config.pagesPerSession,
     // One window without a renewal and the slot of a dead runtime is free again (core/delivery.ts).
     leaseTtlSeconds: config.timing.slotTtlSeconds,
     leaseWaitMs,

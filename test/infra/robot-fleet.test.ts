@@ -27,6 +27,7 @@ beforeAll(() => {
     portalSessions: { default: 3, byHost: { 'portal.example.com': 6, 'legacy.example.org:8443': 1 } },
     ...config.fleet,
     workerConcurrency: config.workerConcurrency,
+    pagesPerSession: config.pagesPerSession,
     workerBeatSeconds: config.robot.workerBeatSeconds,
     defaultJobTimeoutSeconds: config.robot.timeoutSeconds,
     egressAllowHosts: config.egressAllowHosts,
@@ -126,6 +127,7 @@ describe('RobotFleet', () => {
     expect(environment[ENV.portalMaxSessions]).toBe('3');
     expect(environment[ENV.portalMaxSessionsByHost]).toBe('portal.example.com=6,legacy.example.org:8443=1');
     expect(environment[ENV.workerConcurrency]).toBe(String(config.workerConcurrency));
+    expect(environment[ENV.robotPagesPerSession]).toBe(String(config.pagesPerSession));
     expect(environment[ENV.workerHeartbeatSeconds]).toBe('5');
     expect(environment[ENV.jobTimeoutSeconds]).toBe('900');
     expect(environment).not.toHaveProperty(ENV.egressAllowHosts);

@@ -6,7 +6,8 @@ import type { AttemptControl, RuntimeDeps } from '../../runtime/robot-runtime';
 import { PORTAL_ADMIN_HEADER, startFreightPortal, type FreightPortal } from '../../sandbox/freight-portal';
 import { MemoryItemStore } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { MemoryArtifactStore, MemoryPortalLeases, MemorySecrets, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
+import { catalogOf, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets, recordedPauses, recordingLogger, type LogLine } from '../support/robot-runtime-fakes';
+import { technicalError, type ItemRobot } from '../../core/robot';
 import { needlesFor, occurrences, scanFiles } from '../support/secret-scan';
 
 /**
@@ -61,6 +62,25 @@ function recordingSessions(sessions: JobSessions, rawTraces: Uint8Array[]): JobS
   };
 }
 
+/**
+ * The freight robot, whose unknown invoices fail technically on their first try: only retried
+ * tries are traced, so each failed item's evidence then carries the trace of its second try.
+ */
+function tracedOnFailure(): ItemRobot<unknown> {
+  const freight = robotCatalog.find('freight-pod-download') as ItemRobot<unknown>;
+  const tried = new Set<string>();
+  return {
+    ...freight,
+    async processItem(context, item, input) {
+      if (item.key.startsWith('404') && !tried.has(item.key)) {
+        tried.add(item.key);
+        throw technicalError('FIRST_TRY_FAILS', 'the first try of an unknown invoice fails, so that its retry is traced');
+      }
+      return freight.processItem(context, item, input);
+    },
+  };
+}
+
 /** Ends every portal session through the admin hook, as a portal timing out sessions would. */
 async function endPortalSessions(): Promise<void> {
   const response = await fetch(new URL('/__admin/reset', portal.url), { method: 'POST', headers: { [PORTAL_ADMIN_HEADER]: ADMIN_TOKEN } });
@@ -97,10 +117,13 @@ describe('evidence of failed items holds no secret', () => {
       portalSessions: { default: 2, byHost: {} },
       leaseTtlSeconds: 30,
       leaseWaitMs: 10_000,
-      robots: robotCatalog,
+      robots: catalogOf(tracedOnFailure()),
       sessions: recordingSessions(browser, rawTraces),
       egressAllowHosts: [new URL(portal.url).host],
       log: recordingLogger(lines),
+      // One page: the checkpoint before each item ends the sessions before the items named above.
+      maxPagesPerSession: 1,
+      pause: recordedPauses().pause,
     };
     let next = 0;
     const attempt: AttemptControl = {
@@ -157,8 +180,7 @@ describe('evidence of failed items holds no secret', () => {
       expect(traceLines.length).toBeGreaterThan(0);
       for (const line of [...traceLines, ...networkLines]) expect(() => JSON.parse(line)).not.toThrow();
       expect(text(entries.get('trace.trace'))).toContain(`invoice=${item.key}`);
-      // Playwright keeps a context's network log across chunks: an item's trace.network also
-      // holds the items before it. A re-login inside the item comes after its first search.
+      // The trace covers the item's retried try; a re-login inside it comes after its first search.
       const requests = networkLines.map((line) => JSON.parse(line).snapshot?.request).map((request) => `${request?.method} ${new URL(request?.url).pathname}${new URL(request?.url).search}`);
       const reLogins = requests.slice(requests.indexOf(`GET /search?invoice=${item.key}`)).filter((request) => request === 'POST /login');
       expect(reLogins).toHaveLength(SESSIONS_END_BEFORE.has(item.key) ? 1 : 0);

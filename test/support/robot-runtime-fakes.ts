@@ -7,7 +7,7 @@ import type { Logger, LogFields } from '../../core/logger';
 import type { PortalLease, PortalLeaseStore } from '../../core/portal-lease';
 import type { ItemRobot, RobotDefinition, SimpleRobot } from '../../core/robot';
 import type { BoundSecret, SecretSource } from '../../core/secrets';
-import type { JobSessions } from '../../runtime/browser';
+import type { JobSession, JobSessions } from '../../runtime/browser';
 import type { AttemptDeps } from '../../runtime/handle-message';
 import type { RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore } from './memory-item-store';
@@ -120,12 +120,91 @@ export function recordingLogger(lines: LogLine[], base: LogFields = {}): Logger 
   return { info: record, warn: record, error: record, child: (fields) => recordingLogger(lines, { ...base, ...fields }) };
 }
 
-/** Sessions whose page does nothing; `onClose` counts closed sessions where a test cares. */
+/** Sessions whose pages do nothing; `onClose` counts closed sessions where a test cares. */
 export function idleSessions(onOpen: () => void = () => {}, onClose: () => void = () => {}): JobSessions {
+  return new FakeSessions({ onOpen, onClose });
+}
+
+/** A fake page: a screenshot and HTML to capture, and its number (pages opened so far, from 1). */
+export interface FakePage {
+  id: number;
+  closed: boolean;
+  screenshot(): Promise<Uint8Array>;
+  content(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Sessions of fake pages that record what the runtime does with them: pages opened and replaced,
+ * traces started (at most one at a time, as in a real context) and kept, sessions closed.
+ */
+export class FakeSessions implements JobSessions {
+  opened = 0;
+  closed = 0;
+  pagesOpened = 0;
+  pagesReplaced = 0;
+  tracesStarted: string[] = [];
+  tracesKept = 0;
+  /** A trace was running when its session closed. */
+  closedWhileTracing = 0;
+
+  constructor(private readonly hooks: { onOpen?(): void; onClose?(): void; trace?(): Promise<Uint8Array> } = {}) {}
+
+  private page(): Page {
+    const page: FakePage = {
+      id: ++this.pagesOpened,
+      closed: false,
+      screenshot: async () => Buffer.from('png'),
+      content: async () => '<html>failed page</html>',
+      close: async () => void (page.closed = true),
+    };
+    return page as unknown as Page;
+  }
+
+  async open(): Promise<JobSession> {
+    this.opened++;
+    this.hooks.onOpen?.();
+    let tracing = false;
+    return {
+      page: this.page(),
+      newPage: async () => this.page(),
+      replacePage: async (old) => {
+        await old.close();
+        this.pagesReplaced++;
+        return this.page();
+      },
+      startItemTrace: async (title) => {
+        if (tracing) return false;
+        tracing = true;
+        this.tracesStarted.push(title);
+        return true;
+      },
+      stopItemTrace: async (keep) => {
+        if (!tracing) return undefined;
+        tracing = false;
+        if (!keep) return undefined;
+        this.tracesKept++;
+        return (await this.hooks.trace?.()) ?? new Uint8Array();
+      },
+      cookieValues: async () => [],
+      close: async () => {
+        if (tracing) this.closedWhileTracing++;
+        this.closed++;
+        this.hooks.onClose?.();
+      },
+    };
+  }
+}
+
+/** Pauses that do not wait: each asked wait is recorded, and the attempt's abort still ends one. */
+export function recordedPauses(): { waits: number[]; pause: NonNullable<RuntimeDeps['pause']> } {
+  const waits: number[] = [];
   return {
-    open: async () => {
-      onOpen();
-      return { page: {} as Page, startItemTrace: async () => {}, stopItemTrace: async () => undefined, cookieValues: async () => [], close: async () => onClose() };
+    waits,
+    pause: async (ms, signal) => {
+      signal.throwIfAborted();
+      waits.push(ms);
+      await Promise.resolve();
     },
   };
 }
@@ -152,6 +231,7 @@ export function fakeRuntimeDeps(robot: RobotDefinition, overrides: Partial<Runti
     sessions: idleSessions(),
     egressAllowHosts: [],
     log: recordingLogger([]),
+    pause: recordedPauses().pause,
     ...overrides,
   };
 }

@@ -1,16 +1,16 @@
 import JSZip from 'jszip';
-import type { Page } from 'playwright-core';
 import { z } from 'zod';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JobItem } from '../../core/items';
 import type { Job } from '../../core/job';
 import { createLogger } from '../../core/logger';
-import { businessError, technicalError, type ItemRobot, type JobSummary, type RobotContext, type RobotDefinition } from '../../core/robot';
-import type { JobSessions } from '../../runtime/browser';
+import { businessError, sessionEnded, technicalError, type ItemRobot, type JobSummary, type RobotContext, type RobotDefinition } from '../../core/robot';
+import { ITEM_RETRY } from '../../core/page-retry';
+import { retryInput } from '../../core/items-service';
 import { runRobotJob, type AttemptControl, type RuntimeDeps } from '../../runtime/robot-runtime';
 import { MemoryItemStore, makeItem } from '../support/memory-item-store';
 import { MemoryJobStore, makeJob } from '../support/memory-job-store';
-import { fakeRuntimeDeps, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets } from '../support/robot-runtime-fakes';
+import { FakeSessions, fakeRuntimeDeps, keysRobot, MemoryArtifactStore, MemoryPortalLeases, MemorySecrets, recordedPauses, type FakePage } from '../support/robot-runtime-fakes';
 
 const SECRET = 'roboport/test/robots/shared/portal';
 const PASSWORD = 'very-secret-Passw0rd';
@@ -43,26 +43,10 @@ let items: MemoryItemStore;
 let files: MemoryArtifactStore;
 let leases: MemoryPortalLeases;
 let job: Job;
-let sessionsOpened: number;
-let sessionsClosed: number;
+let sessions: FakeSessions;
+let pauses: ReturnType<typeof recordedPauses>;
 
 function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): RuntimeDeps {
-  const sessions: JobSessions = {
-    open: async () => {
-      sessionsOpened++;
-      let tracing = false;
-      return {
-        page: { screenshot: async () => Buffer.from('png'), content: async () => '<html>failed page</html>' } as unknown as Page,
-        startItemTrace: async () => void (tracing = true),
-        stopItemTrace: async (keep) => {
-          tracing = false;
-          return keep ? emptyTrace() : undefined;
-        },
-        cookieValues: async () => [],
-        close: async () => void (sessionsClosed += tracing ? 0 : 1),
-      };
-    },
-  };
   return fakeRuntimeDeps(robot, {
     s3: files.client,
     store: jobs,
@@ -73,6 +57,7 @@ function depsFor(robot: RobotDefinition, overrides: Partial<RuntimeDeps> = {}): 
     leaseWaitMs: 5_000,
     sessions,
     log: createLogger({ test: 'robot-runtime' }),
+    pause: pauses.pause,
     ...overrides,
   });
 }
@@ -93,8 +78,8 @@ beforeEach(() => {
   items = new MemoryItemStore();
   files = new MemoryArtifactStore();
   leases = new MemoryPortalLeases();
-  sessionsOpened = 0;
-  sessionsClosed = 0;
+  sessions = new FakeSessions({ trace: emptyTrace });
+  pauses = recordedPauses();
   job = makeJob({ robot: 'items-robot', status: 'RUNNING', input: { keys: ['a', 'b', 'c'] } });
   void jobs.create(job);
 });
@@ -119,7 +104,7 @@ describe('robot runtime: item robots', () => {
     expect(files.text(`jobs/${job.jobId}/items/b/b.txt`)).toBe('file of b');
     expect(calls.summary).toMatchObject({ succeeded: 3, failed: 0 });
     expect(calls.summary!.items.map((item) => item.key)).toEqual(['a', 'b', 'c']);
-    expect(sessionsClosed).toBe(1);
+    expect(sessions.closed).toBe(1);
   });
 
   it('resumes: skips succeeded and business-failed items, redoes technically failed and pending ones', async () => {
@@ -149,11 +134,11 @@ describe('robot runtime: item robots', () => {
 
     expect(result.status).toBe('SUCCEEDED');
     expect(calls.login).toBe(0);
-    expect(sessionsOpened).toBe(0);
+    expect(sessions.opened).toBe(0);
     expect(calls.summary?.succeeded).toBe(3);
   });
 
-  it('fails one item on a business error with screenshot, HTML and trace as evidence, and goes on (PARTIAL)', async () => {
+  it('fails one item on a business error with screenshot and HTML as evidence (no trace: it was not retried), and goes on (PARTIAL)', async () => {
     const { robot, calls } = itemRobot({ b: () => Promise.reject(businessError('UNKNOWN_INVOICE', 'The portal does not know b')) });
 
     const result = await runRobotJob(job, depsFor(robot), attempt());
@@ -162,10 +147,10 @@ describe('robot runtime: item robots', () => {
     expect(calls.processed).toEqual(['a', 'b', 'c']);
     const failed = await byKey('b');
     expect(failed).toMatchObject({ status: 'FAILED', attempts: 1, error: { type: 'BUSINESS', code: 'UNKNOWN_INVOICE' } });
-    expect(failed?.evidence?.map((file) => file.key)).toEqual(
-      ['screenshot.png', 'page.html', 'trace.zip'].map((name) => `jobs/${job.jobId}/items/b/evidence/attempt-1/${name}`),
-    );
+    expect(failed?.evidence?.map((file) => file.key)).toEqual(['screenshot.png', 'page.html'].map((name) => `jobs/${job.jobId}/items/b/evidence/attempt-1/${name}`));
     expect(files.text(`jobs/${job.jobId}/items/b/evidence/attempt-1/page.html`)).toBe('<html>failed page</html>');
+    expect(sessions.tracesStarted).toEqual([]);
+    expect(pauses.waits).toEqual([]);
   });
 
   it('fails the job with a business error when every item failed on its data', async () => {
@@ -176,22 +161,53 @@ describe('robot runtime: item robots', () => {
     expect(calls.summary?.failed).toBe(3);
   });
 
-  it('retries a technical error once, then fails the attempt; items done stay done, the rest stays pending', async () => {
-    const { robot, calls } = itemRobot({ b: () => Promise.reject(technicalError('PORTAL_UNAVAILABLE', '503')) });
+  it('retries a technical error with backoff, tracing the retries; an item that still fails is FAILED with its trace and the job goes on', async () => {
+    const { robot, calls } = itemRobot({ b: () => Promise.reject(technicalError('PAGE_UNAVAILABLE', '503')) });
 
-    await expect(runRobotJob(job, depsFor(robot), attempt())).rejects.toMatchObject({ type: 'TECHNICAL', code: 'PORTAL_UNAVAILABLE' });
+    const result = await runRobotJob(job, depsFor(robot), attempt());
 
-    expect(calls.processed).toEqual(['a', 'b', 'b']);
-    expect(await byKey('a')).toMatchObject({ status: 'SUCCEEDED' });
-    expect(await byKey('b')).toMatchObject({ status: 'FAILED', attempts: 2, error: { type: 'TECHNICAL' } });
-    expect((await byKey('b'))?.evidence).toHaveLength(3);
-    expect(await byKey('c')).toMatchObject({ status: 'PENDING', attempts: 0 });
-    expect(calls.summary).toBeUndefined();
+    expect(result.status).toBe('PARTIAL');
+    expect(calls.processed).toEqual(['a', ...Array<string>(ITEM_RETRY.maxTries).fill('b'), 'c']);
+    expect(pauses.waits).toHaveLength(ITEM_RETRY.maxTries - 1);
+    pauses.waits.forEach((ms, index) => expect(ms).toBeLessThanOrEqual(ITEM_RETRY.baseDelayMs * 2 ** index));
+    // The first try is not traced; each retry is, and only the last one's trace is kept.
+    expect(sessions.tracesStarted).toEqual(Array<string>(ITEM_RETRY.maxTries - 1).fill('b'));
+    expect(sessions.tracesKept).toBe(1);
+    const failed = await byKey('b');
+    expect(failed).toMatchObject({ status: 'FAILED', attempts: 1, error: { type: 'TECHNICAL', code: 'PAGE_UNAVAILABLE' } });
+    expect(failed?.evidence?.map((file) => file.name)).toEqual(['screenshot.png', 'page.html', 'trace.zip']);
+    expect(await byKey('c')).toMatchObject({ status: 'SUCCEEDED' });
 
-    // The workflow's next attempt takes up from there.
-    const { robot: healed, calls: next } = itemRobot();
-    await expect(runRobotJob(job, depsFor(healed), attempt())).resolves.toMatchObject({ status: 'SUCCEEDED' });
-    expect(next.processed).toEqual(['b', 'c']);
+    // Retrying the job picks up exactly the item that failed.
+    expect(await retryInput(items, job, 'keys')).toEqual({ keys: ['b'] });
+  });
+
+  it("waits at least the portal's Retry-After before the next try, and a retry that passes leaves no evidence", async () => {
+    let tries = 0;
+    const { robot } = itemRobot({ b: async () => void (++tries < 3 && (await Promise.reject(technicalError('PAGE_UNAVAILABLE', '503', 7_000)))) });
+
+    await expect(runRobotJob(job, depsFor(robot), attempt())).resolves.toMatchObject({ status: 'SUCCEEDED' });
+
+    expect(pauses.waits).toEqual([7_000, 7_000]);
+    expect(await byKey('b')).toMatchObject({ status: 'SUCCEEDED', attempts: 1 });
+    expect((await byKey('b'))?.evidence).toBeUndefined();
+    expect(sessions).toMatchObject({ tracesStarted: ['b', 'b'], tracesKept: 0, closedWhileTracing: 0 });
+  });
+
+  it('fails the attempt technically when the portal is down: items in a row failing, or none succeeding', async () => {
+    job.input = { keys: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] };
+    const down = () => Promise.reject(technicalError('PAGE_UNAVAILABLE', '503'));
+    const { robot, calls } = itemRobot(Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((key) => [key, down])));
+
+    await expect(runRobotJob(job, depsFor(robot), attempt())).rejects.toMatchObject({ type: 'TECHNICAL', code: 'PORTAL_DOWN' });
+    expect(new Set(calls.processed)).toEqual(new Set(['a', 'b', 'c', 'd', 'e']));
+    expect((await itemsOf()).map((item) => item.status)).toEqual(['FAILED', 'FAILED', 'FAILED', 'FAILED', 'FAILED', 'PENDING', 'PENDING']);
+
+    // Two items, both failing technically: fewer than in a row, but nothing succeeded.
+    job = makeJob({ robot: 'items-robot', status: 'RUNNING', input: { keys: ['x', 'y'] } });
+    await jobs.create(job);
+    const { robot: flaky } = itemRobot({ x: down, y: down });
+    await expect(runRobotJob(job, depsFor(flaky), attempt())).rejects.toMatchObject({ code: 'PORTAL_DOWN' });
   });
 
   it('stops between items when a checkpoint ends the attempt, leaving the next items pending', async () => {
@@ -207,7 +223,7 @@ describe('robot runtime: item robots', () => {
 
     expect(calls.processed).toEqual(['a']);
     expect((await itemsOf()).map((item) => item.status)).toEqual(['SUCCEEDED', 'PENDING', 'PENDING']);
-    expect(sessionsClosed).toBe(1);
+    expect(sessions.closed).toBe(1);
   });
 
   it('refuses item keys that are not safe file names', async () => {
@@ -216,6 +232,183 @@ describe('robot runtime: item robots', () => {
 
     await expect(runRobotJob(job, depsFor(robot), attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'INPUT_INVALID' });
     expect(await itemsOf()).toEqual([]);
+  });
+});
+
+/** A promise with its resolve, to hold items until a test lets them go on. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+describe('robot runtime: signing in again', () => {
+  /** A portal whose session a test can end; items throw sessionEnded() while it is ended. */
+  function portalRobot(pages: number, process: (key: string, portal: { signedIn: boolean }) => Promise<void> = async () => {}) {
+    const portal = { signedIn: false, logins: 0, login: async (): Promise<void> => {} };
+    const robot = keysRobot({
+      pagesPerSession: pages,
+      login: async () => {
+        portal.logins++;
+        await portal.login();
+        await Promise.resolve();
+        portal.signedIn = true;
+      },
+      processItem: async (_context, { key }) => {
+        await process(key, portal);
+        if (!portal.signedIn) throw sessionEnded();
+        return {};
+      },
+    });
+    return { robot, portal };
+  }
+
+  it('signs in once for all pages that found the session ended, and repeats their items without counting another attempt', async () => {
+    job.input = { keys: ['a', 'b', 'c', 'd', 'e'] };
+    const allThree = gate();
+    let waiting = 0;
+    const { robot, portal } = portalRobot(3, async (key, state) => {
+      if (['a', 'b', 'c'].includes(key) && waiting < 3) {
+        // The portal ends the session while three items are on their pages.
+        if (++waiting === 3) {
+          state.signedIn = false;
+          allThree.open();
+        }
+        await allThree.opened;
+      }
+    });
+
+    await expect(runRobotJob(job, depsFor(robot, { maxPagesPerSession: 3 }), attempt())).resolves.toMatchObject({ status: 'SUCCEEDED' });
+
+    expect(portal.logins).toBe(2);
+    expect((await itemsOf()).map(({ status, attempts }) => [status, attempts])).toEqual(Array(5).fill(['SUCCEEDED', 1]));
+    expect(pauses.waits).toEqual([]);
+  });
+
+  it('treats a session that ends again right after the new login as a technical failure of the item, with bounded logins', async () => {
+    const { robot, portal } = portalRobot(1, async (key, state) => {
+      if (key === 'b') state.signedIn = false;
+    });
+
+    await expect(runRobotJob(job, depsFor(robot), attempt())).resolves.toMatchObject({ status: 'PARTIAL' });
+
+    expect(await byKey('b')).toMatchObject({ status: 'FAILED', attempts: 1, error: { type: 'TECHNICAL', code: 'PORTAL_SESSION_LOST' } });
+    expect(await byKey('c')).toMatchObject({ status: 'SUCCEEDED' });
+    // The first login, one per try of b, and one for c, which found the session b left ended.
+    expect(portal.logins).toBe(1 + ITEM_RETRY.maxTries + 1);
+  });
+
+  it('never retries a refused login: the first one, or one after the session ended, fails the attempt once', async () => {
+    const refused = portalRobot(1);
+    refused.portal.login = () => Promise.reject(businessError('LOGIN_REJECTED', 'refused'));
+    await expect(runRobotJob(job, depsFor(refused.robot), attempt())).rejects.toMatchObject({ type: 'BUSINESS', code: 'LOGIN_REJECTED' });
+    expect(refused.portal.logins).toBe(1);
+    expect(pauses.waits).toEqual([]);
+
+    // Signed in at first; the portal refuses the login after it ended the session, with three pages waiting on it.
+    job.input = { keys: ['d', 'e', 'f', 'g'] };
+    const allThree = gate();
+    let waiting = 0;
+    const later = portalRobot(3, async (_key, state) => {
+      if (waiting < 3 && ++waiting === 3) {
+        state.signedIn = false;
+        later.portal.login = () => Promise.reject(businessError('LOGIN_REJECTED', 'refused'));
+        allThree.open();
+      }
+      await allThree.opened;
+    });
+    await expect(runRobotJob(job, depsFor(later.robot, { maxPagesPerSession: 3 }), attempt())).rejects.toMatchObject({ code: 'LOGIN_REJECTED' });
+    expect(later.portal.logins).toBe(2);
+    // No item is settled by the refusal: a later attempt, with the credentials fixed, does them.
+    expect((await itemsOf()).filter((item) => ['d', 'e', 'f', 'g'].includes(item.key)).map((item) => item.status)).toEqual(Array(4).fill('PENDING'));
+  });
+
+  it('retries a login that fails technically, waiting what the portal asks', async () => {
+    const { robot, portal } = portalRobot(1);
+    portal.login = async () => {
+      if (portal.logins < 3) throw technicalError('PAGE_UNAVAILABLE', '503', 2_000);
+    };
+
+    await expect(runRobotJob(job, depsFor(robot), attempt())).resolves.toMatchObject({ status: 'SUCCEEDED' });
+    expect(portal.logins).toBe(3);
+    expect(pauses.waits).toEqual([2_000, 2_000]);
+  });
+});
+
+describe('robot runtime: parallel pages in one session', () => {
+  it('runs as many items at once as the robot declares, capped by the stage, each on its own page and checkpointed once', async () => {
+    const keys = Array.from({ length: 12 }, (_, index) => `item-${index}`);
+    job.input = { keys };
+    const running = new Map<string, number>();
+    let most = 0;
+    const robot = keysRobot({
+      pagesPerSession: 5,
+      processItem: async ({ page }, { key }) => {
+        running.set(key, (page as unknown as FakePage).id);
+        most = Math.max(most, running.size);
+        // Never two items on one page at the same time.
+        expect(new Set(running.values()).size).toBe(running.size);
+        for (let tick = 0; tick < 1 + (key.length % 3); tick++) await Promise.resolve();
+        running.delete(key);
+        return { file: { name: `${key}.txt`, contentType: 'text/plain', body: Buffer.from(key) } };
+      },
+    });
+    const deps = depsFor(robot, { maxPagesPerSession: 3 });
+    const begin = vi.spyOn(items, 'beginItem');
+    const succeeded = vi.spyOn(items, 'markSucceeded');
+
+    await expect(runRobotJob(job, deps, attempt())).resolves.toMatchObject({ status: 'SUCCEEDED' });
+
+    expect(most).toBe(3);
+    expect(sessions.pagesOpened).toBe(3);
+    expect(begin.mock.calls.map(([, key]) => key).sort()).toEqual([...keys].sort());
+    expect(succeeded.mock.calls.map(([, key]) => key).sort()).toEqual([...keys].sort());
+    expect([...files.puts.values()].every((puts) => puts === 1)).toBe(true);
+  });
+
+  it('reports progress once per item, up to the total', async () => {
+    job.input = { keys: ['a', 'b', 'c', 'd'] };
+    const reported: Array<[number, number]> = [];
+    const robot = keysRobot({ pagesPerSession: 2 });
+    const deps = depsFor(robot, { maxPagesPerSession: 2 });
+    const log = deps.log;
+    deps.log = { ...log, child: (fields, secrets) => {
+      const child = log.child(fields, secrets);
+      return { ...child, info: (event, data) => (event === 'robot.progress' ? void reported.push([data?.done as number, data?.total as number]) : child.info(event, data)) };
+    } };
+
+    await runRobotJob(job, deps, attempt());
+
+    expect(reported).toEqual([[1, 4], [2, 4], [3, 4], [4, 4]]);
+  });
+
+  it('stops every page between items when the attempt ends, leaving the rest pending', async () => {
+    job.input = { keys: Array.from({ length: 10 }, (_, index) => `k${index}`) };
+    let checkpoints = 0;
+    const robot = keysRobot({ pagesPerSession: 3 });
+    const cancelledAfterFour = attempt({
+      checkpoint: async () => {
+        if (++checkpoints > 4) throw new Error('cancelled');
+      },
+    });
+
+    await expect(runRobotJob(job, depsFor(robot, { maxPagesPerSession: 3 }), cancelledAfterFour)).rejects.toThrow('cancelled');
+
+    const statuses = (await itemsOf()).map((item) => item.status);
+    expect(statuses.filter((status) => status === 'SUCCEEDED')).toHaveLength(4);
+    expect(statuses.filter((status) => status === 'PENDING')).toHaveLength(6);
+    expect(sessions.closed).toBe(1);
+  });
+
+  it('replaces a page after it served its share of items', async () => {
+    job.input = { keys: ['a', 'b', 'c', 'd', 'e'] };
+    const pagesUsed: number[] = [];
+    const robot = keysRobot({ processItem: async ({ page }) => (pagesUsed.push((page as unknown as FakePage).id), {}) });
+
+    await runRobotJob(job, depsFor(robot, { recyclePageAfterItems: 2 }), attempt());
+
+    expect(pagesUsed).toEqual([1, 1, 2, 2, 3]);
+    expect(sessions.pagesReplaced).toBe(2);
   });
 });
 
@@ -261,7 +454,7 @@ describe('robot runtime: chunks and the finish step', () => {
 
     expect(result.status).toBe('PARTIAL');
     expect(calls.processed).toEqual([]);
-    expect(sessionsOpened).toBe(0);
+    expect(sessions.opened).toBe(0);
     expect(calls.summary?.items.map((item) => item.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED', 'PENDING', 'PENDING']);
   });
 
