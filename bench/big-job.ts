@@ -29,7 +29,7 @@ const USAGE = `Usage: npm run bench:big-job -- [options]
   --workers LIST          worker processes of the fan-out modes compared (default 1,2,4)
   --compare-invoices N    invoices per job in the comparison (default 100)
   --compare-latency-ms N  portal latency of the comparison (default 300)
-  --concurrency N         pages at once for Crawlee and plain fetch: one worker's (default 2)
+  --concurrency N         pages at once for Crawlee and plain fetch: one worker's, WORKER_CONCURRENCY 2 x 4 pages (default 8)
   --rounds N              comparison rounds, modes in rotating order (default 1)
   --portal-sessions N     portal session cap of the stacks, PORTAL_MAX_SESSIONS (default 8)
   --skip LIST             parts to leave out: big, compare (default none)
@@ -80,8 +80,8 @@ interface Run {
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const CREDENTIALS = { username: 'bench-robot', password: 'Bench-Portal-Passw0rd' };
 const POLL_MS = 1_000;
-/** Chunk size of the sequential mode: one chunk for the whole job, as before the fan-out. */
-const ONE_CHUNK = 5_000;
+/** The sequential mode: the whole job in one chunk on one page, as before the fan-out. */
+const SEQUENTIAL = { [ENV.jobChunkSize]: '5000', [ENV.robotPagesPerSession]: '1' };
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
@@ -132,7 +132,7 @@ async function compare(options: Options): Promise<void> {
   });
   const modes: Mode[] = [
     ...options.workers.map((workers) => stackMode(`fan-out ${workers}w`, workers)),
-    stackMode('sequential', 1, { [ENV.jobChunkSize]: String(ONE_CHUNK) }),
+    stackMode('sequential', 1, SEQUENTIAL),
     inProcess('browser-per-job', () => perJob.runJob(invoices)),
     inProcess(`crawlee c=${options.concurrency}`, () => crawlPods(target, invoices, { concurrency: options.concurrency, ...(executablePath ? { executablePath } : {}) }), true),
     inProcess(`plain-fetch c=${options.concurrency}`, () => fetchPods(target, invoices, options.concurrency)),
@@ -328,7 +328,7 @@ function parseOptions(args: string[]): Options {
       workers: { type: 'string', default: '1,2,4' },
       'compare-invoices': { type: 'string', default: '100' },
       'compare-latency-ms': { type: 'string', default: '300' },
-      concurrency: { type: 'string', default: '2' },
+      concurrency: { type: 'string', default: '8' },
       rounds: { type: 'string', default: '1' },
       'portal-sessions': { type: 'string', default: '8' },
       skip: { type: 'string', default: '' },
