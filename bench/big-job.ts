@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -172,7 +172,11 @@ async function runStackJob(spec: StackRunSpec): Promise<Run> {
     for (const jobId of warmUp) await client.waitForJob(token, jobId, (job) => job.status === 'SUCCEEDED', 300_000);
     await admin('POST', '/__admin/reset');
 
-    const workerPids = () => readFileSync(path.join(stack.dataDir, 'worker.pid'), 'utf8').split('\n').filter(Boolean).map(Number);
+    // The supervisor rewrites the file when a worker restarts; gone once the stack stops.
+    const workerPids = () => {
+      const file = path.join(stack.dataDir, 'worker.pid');
+      return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+    };
     const whole = new ProcessTreeMemory(1_000, () => [stack.pid]);
     const workers = new ProcessTreeMemory(1_000, workerPids);
     whole.start();
