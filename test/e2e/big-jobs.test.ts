@@ -19,6 +19,8 @@ const ITEMS = Number(process.env.BIG_JOB_ITEMS ?? 100);
 const WORKERS = 2;
 const WORKER_CONCURRENCY = 2;
 const CHUNK_SIZE = 25;
+/** The freight robot's pages per portal session (the local stage's bound is the same 4). */
+const PAGES_PER_SESSION = 4;
 
 let stack: StackProcess;
 let client: LocalClient;
@@ -130,8 +132,8 @@ describe('big jobs over chunks and two worker processes', () => {
       killed = Number(readFileSync(path.join(stack.dataDir, 'worker.pid'), 'utf8').split('\n')[0]);
       process.kill(killed, 'SIGKILL');
     });
-    // A killed worker held at most WORKER_CONCURRENCY chunks, each with its open pages' items in flight.
-    const inFlightBound = WORKER_CONCURRENCY * CHUNK_SIZE;
+    // A killed worker held at most WORKER_CONCURRENCY chunks, each with one item in flight per page.
+    const inFlightBound = WORKER_CONCURRENCY * PAGES_PER_SESSION;
     printFigures('worker-sigkill', invoices, outcome, { killedPid: killed, inFlightBound });
     await expectCompleteJob(outcome.job, invoices);
     expect(outcome.downloads.every((count) => count >= 1)).toBe(true);
