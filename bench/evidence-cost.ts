@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import type { ItemRobot, RobotContext } from '../core/robot';
 import { WorkerBrowser, type JobSession } from '../runtime/browser';
 import { startFreightPortal, type FreightPortal } from '../sandbox/freight-portal';
-import { treePssKb } from './process-tree-memory';
+import { treesPssKb } from './process-tree-memory';
 
 /**
  * What per-item evidence and pages cost, for freight-pod-download in the worker's browser
@@ -113,7 +113,7 @@ class Bench {
 
   async memory(growItems: number): Promise<void> {
     const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
-    const pss = async () => (await settle(), (await treePssKb(process.pid)) / 1024);
+    const pss = async () => (await settle(), (await treesPssKb([process.pid])) / 1024);
     const session = await this.signedIn();
     try {
       await this.item(session, session.page, false);

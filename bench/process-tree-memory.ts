@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Peak memory of this process and its descendants (Chromium's browser, GPU, renderer ...
+ * Peak memory of this process (or of the given root processes) and their descendants (Chromium's browser, GPU, renderer ...
  * processes), sampled from /proc. PSS splits shared pages between the processes that share
  * them, so the sum is not inflated by Chromium's shared libraries. Reads are asynchronous, so
  * sampling does not stall the event loop the measured jobs run on. Linux only; elsewhere the
@@ -13,7 +13,11 @@ export class ProcessTreeMemory {
   private sampling: Promise<void> | undefined;
   private stopped = new AbortController();
 
-  constructor(private readonly intervalMs = 500) {}
+  /** `roots`: whose trees to sum, asked at every sample (processes restart); this process by default. */
+  constructor(
+    private readonly intervalMs = 500,
+    private readonly roots: () => number[] = () => [process.pid],
+  ) {}
 
   start(): void {
     this.peakKb = 0;
@@ -21,7 +25,7 @@ export class ProcessTreeMemory {
     const stopped = this.stopped.signal;
     const loop = async () => {
       while (!stopped.aborted) {
-        this.peakKb = Math.max(this.peakKb, await treePssKb(process.pid));
+        this.peakKb = Math.max(this.peakKb, await treesPssKb(this.roots()));
         await sleep(this.intervalMs, undefined, { signal: stopped }).catch(() => undefined);
       }
     };
@@ -36,7 +40,7 @@ export class ProcessTreeMemory {
   }
 }
 
-export async function treePssKb(root: number): Promise<number> {
+export async function treesPssKb(roots: number[]): Promise<number> {
   const pids = (await readdir('/proc').catch(() => [])).filter((entry) => /^\d+$/.test(entry)).map(Number);
   const parents = await Promise.all(pids.map(parentOf));
   const children = new Map<number, number[]>();
@@ -44,13 +48,14 @@ export async function treePssKb(root: number): Promise<number> {
     const parent = parents[index];
     if (parent !== undefined) children.set(parent, [...(children.get(parent) ?? []), pid]);
   });
-  const tree: number[] = [];
-  const pending = [root];
+  const tree = new Set<number>();
+  const pending = [...roots];
   for (let pid = pending.pop(); pid !== undefined; pid = pending.pop()) {
-    tree.push(pid);
+    if (tree.has(pid)) continue;
+    tree.add(pid);
     pending.push(...(children.get(pid) ?? []));
   }
-  const pss = await Promise.all(tree.map(pssKb));
+  const pss = await Promise.all([...tree].map(pssKb));
   return pss.reduce((sum, kb) => sum + kb, 0);
 }
 

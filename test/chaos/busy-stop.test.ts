@@ -10,10 +10,11 @@ import {
   drain,
   freightJob,
   invoiceBlock,
-  jobsInFlight,
   printFigures,
   scaled,
   submitAll,
+  taskKey,
+  tasksInFlight,
   verify,
   type WorkerKill,
 } from '../support/chaos';
@@ -23,6 +24,8 @@ import {
  * worker lets each job finish its current item, then hands its message back at once; the restarted
  * worker resumes from the checkpoints. So no invoice is downloaded twice, no item is begun twice,
  * and the next worker takes the jobs in its first receive instead of after a window.
+ * Jobs fan out into chunks (25 items locally), so one job may have several tasks in flight at a
+ * stop: the stop's guarantees hold per task (chunk or finish step), see taskKey.
  */
 /**
  * Every stop is one more receive of the same message; the receive after the last allowed one moves
@@ -69,24 +72,24 @@ describe('chaos: stop while busy', () => {
       if (reached === 'ended') break;
       done = reached;
       const mark = stack.mark();
-      const inFlight = [...jobsInFlight(stack.events().slice(workerMark, mark))];
+      const inFlight = [...tasksInFlight(stack.events().slice(workerMark, mark))];
       const stop = await stack.killWorker('SIGTERM');
       workerMark = mark;
       const released = stack
         .eventsSince(mark, 'message.released')
         .filter((event) => event.when === 'stopping')
-        .map((event) => event.jobId!);
+        .map(taskKey);
       // Jobs on their last item finish it and report success; any other outcome is a failure of the stop.
       const finishedWhileStopping = stack
         .eventsSince(mark, 'message.done')
         .filter((event) => event.at < stop.next.at)
-        .map((event) => (event.outcome === 'success' ? event.jobId! : `${event.jobId} (${String(event.outcome)})`));
-      // Each released job is taken by the next worker's first receive.
+        .map((event) => (event.outcome === 'success' ? taskKey(event) : `${taskKey(event)} (${String(event.outcome)})`));
+      // Each released task is taken by the next worker's first receive.
       const resumed = await pollUntil(() => {
         const starts = stack.eventsSince(mark, 'robot.started').filter((event) => event.at >= stop.next.at);
-        return released.every((jobId) => starts.some((event) => event.jobId === jobId)) ? starts : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 50, description: 'the released jobs to start again' });
-      const resumedWithinBeatMs = released.map((jobId) => resumed.find((event) => event.jobId === jobId)!.at - stop.next.at);
+        return released.every((task) => starts.some((event) => taskKey(event) === task)) ? starts : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 50, description: 'the released tasks to start again' });
+      const resumedWithinBeatMs = released.map((task) => resumed.find((event) => taskKey(event) === task)!.at - stop.next.at);
       stops.push({ ...stop, inFlight, released, finishedWhileStopping, resumedWithinBeatMs });
     }
 
@@ -114,7 +117,7 @@ describe('chaos: stop while busy', () => {
     );
 
     for (const [index, stop] of stops.entries()) {
-      // Every job running at the stop was handed back (or finished its last item meanwhile),
+      // Every task (chunk) running at the stop was handed back (or finished its last item meanwhile),
       // and taken up within a beat of the next worker's start.
       const stopped = `stop ${index + 1}: in flight ${stop.inFlight.join(',')}; released ${stop.released.join(',') || 'none'}`;
       expect([...stop.released, ...stop.finishedWhileStopping].sort(), stopped).toEqual([...stop.inFlight].sort());

@@ -8,11 +8,11 @@ import {
   drain,
   freightJob,
   invoiceBlock,
-  jobsInFlight,
   printFigures,
   scaled,
   seededRandom,
   submit,
+  tasksInFlight,
   verify,
   type Accepted,
   type WorkerKill,
@@ -58,7 +58,7 @@ describe('chaos: worker kills', () => {
       const killMark = stack.mark();
       const kill = await stack.killWorker('SIGKILL');
       kills.push(kill);
-      const inFlight = jobsInFlight(stack.events().slice(workerMark, killMark)).size;
+      const inFlight = tasksInFlight(stack.events().slice(workerMark, killMark)).size;
       interrupted += inFlight;
       // Jobs waiting for a portal slot hold no session: only those with one can lose a download.
       cutDownloads += Math.min(inFlight, PORTAL_MAX_SESSIONS);

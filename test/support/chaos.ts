@@ -299,13 +299,22 @@ export function robotStarts(events: LogEvent[]): Map<string, number> {
   return starts;
 }
 
-/** Jobs started and not yet handed back (done or released) by the end of `events` (one worker's log). */
-export function jobsInFlight(events: LogEvent[]): Set<string> {
+/**
+ * The task a worker log line is about: a job's chunk (fan-out), its finish step, or the whole job.
+ * One job can have several tasks in flight at once (its chunks, on one worker or several).
+ */
+export function taskKey(event: LogEvent): string {
+  if (typeof event.chunk === 'number') return `${event.jobId}#chunk-${event.chunk}`;
+  return typeof event.step === 'string' ? `${event.jobId}#${event.step}` : String(event.jobId);
+}
+
+/** Tasks (see taskKey) started and not yet handed back (done or released) by the end of `events` (one worker's log). */
+export function tasksInFlight(events: LogEvent[]): Set<string> {
   const running = new Set<string>();
   for (const event of events) {
     if (!event.jobId) continue;
-    if (event.message === 'robot.started') running.add(event.jobId);
-    if (event.message === 'message.done' || event.message === 'message.released') running.delete(event.jobId);
+    if (event.message === 'robot.started') running.add(taskKey(event));
+    if (event.message === 'message.done' || event.message === 'message.released') running.delete(taskKey(event));
   }
   return running;
 }
