@@ -213,12 +213,23 @@ const CREDENTIAL_EXAMPLE = { username: 'robot@acme.example', password: 'Example-
 
 // ---- per-route contract -----------------------------------------------------------------------
 
+/** Operation groups, in the order the document lists them; every contract's `tag` is one of these. */
+export const TAGS = {
+  Service: 'Health and this document; public',
+  Robots: 'What robots there are and what input each takes',
+  Jobs: 'Submit jobs, follow them and their work items, download what they produced',
+  Webhooks: 'The secret that signs the job.finished webhook',
+  Schedules: 'Recurring jobs',
+  Credentials: 'Portal credentials robots sign in with: write-only values bound to portal hosts',
+  'Machine clients': 'The authorized routes under /machine for machine clients (AWS only): client-credentials token and API key',
+} as const;
+
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 503;
 
 export interface RouteContract {
   summary: string;
   description?: string;
-  tag: string;
+  tag: Exclude<keyof typeof TAGS, 'Machine clients'>;
   /** Query parameters: the zod object the handler parses the query string with. */
   query?: z.ZodObject;
   /** Request headers the route reads. */

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { MACHINE_PATH_PREFIX } from '../../lib/api';
 import { MACHINE_SCOPES } from '../../lib/auth';
 import { ROBOTS } from '../../robots';
-import { DEFAULT_PATH_PARAMETER, PATH_PARAMETERS, RESPONSE_SCHEMAS, ROUTE_CONTRACTS, type ErrorStatus, type RouteContract } from './contract';
+import { DEFAULT_PATH_PARAMETER, PATH_PARAMETERS, RESPONSE_SCHEMAS, ROUTE_CONTRACTS, TAGS, type ErrorStatus, type RouteContract } from './contract';
+import { submissionSchema } from '../../core/jobs';
 import { API_ROUTES, type ApiRoute } from './routes';
 
 /**
@@ -70,7 +71,7 @@ export function openApiDocument(): Json {
     },
     servers: [{ url: '.', description: 'Where this document is served from: the stack output ApiUrl (AWS: https://<api-id>.execute-api.<region>.amazonaws.com/v1/)' }],
     security: [{ cognitoIdToken: [] }],
-    tags: [...new Set(Object.values(ROUTE_CONTRACTS).map((contract) => contract.tag)), 'Machine clients'].map((name) => ({ name })),
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
     paths,
     components: { schemas: componentSchemas(), securitySchemes: SECURITY_SCHEMES },
   };
@@ -121,7 +122,11 @@ function requestBodyOf(route: ApiRoute, contract: RouteContract | undefined): Js
   const jsonBodySchema = route.jsonBodySchema ?? contract?.jsonBody?.schema;
   const content: Json = {};
   if (jsonBodySchema) {
-    content['application/json'] = { schema: jsonSchema(jsonBodySchema, 'input'), ...(contract?.jsonBody ? { examples: contract.jsonBody.examples } : {}) };
+    const schema = jsonSchema(jsonBodySchema, 'input');
+    content['application/json'] = {
+      schema: jsonBodySchema === submissionSchema ? withRobotInputs(schema) : schema,
+      ...(contract?.jsonBody ? { examples: contract.jsonBody.examples } : {}),
+    };
   }
   if (contract?.multipartBody) {
     const { fields, file, example } = contract.multipartBody;
@@ -137,6 +142,17 @@ function requestBodyOf(route: ApiRoute, contract: RouteContract | undefined): Js
   }
   return Object.keys(content).length ? { requestBody: { required: true, content } } : {};
 }
+
+/** A job submission: `input` is the named robot's input (components.schemas RobotInput.<name>). */
+function withRobotInputs(submission: Json): Json {
+  const byRobot = ROBOTS.map((robot) => ({
+    properties: { robot: { const: robot.name }, input: { $ref: `#/components/schemas/${robotInputComponent(robot.name)}` } },
+    required: ['robot'],
+  }));
+  return { allOf: [submission, { oneOf: byRobot }] };
+}
+
+const robotInputComponent = (name: string) => `RobotInput.${name}`;
 
 function responsesOf(route: ApiRoute, contract: RouteContract, machine: boolean): Json {
   const responses: Json = {};
@@ -160,7 +176,7 @@ function componentSchemas(): Record<string, Json> {
   for (const [id, schema] of Object.entries(RESPONSE_SCHEMAS)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { io: 'output', uri: (id) => `#/components/schemas/${id}` }) as { schemas: Record<string, Json> };
   const responses = Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema]));
-  const robotInputs = Object.fromEntries(ROBOTS.map((robot) => [`RobotInput.${robot.name}`, robotInputSchema(robot.input)]));
+  const robotInputs = Object.fromEntries(ROBOTS.map((robot) => [robotInputComponent(robot.name), robotInputSchema(robot.input)]));
   return { ...responses, ...robotInputs };
 }
 
