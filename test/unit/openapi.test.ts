@@ -7,6 +7,7 @@ import { ROUTE_CONTRACTS, ROBOT_INPUT_EXAMPLES } from '../../functions/api/contr
 import { OPENAPI_FILE, openApiDocument, pathParameterNames, robotInputSchema, serializedOpenApi } from '../../functions/api/openapi';
 import { API_ROUTES } from '../../functions/api/routes';
 import { ROBOTS } from '../../robots';
+import { ResponseContract } from '../support/response-contract';
 
 /**
  * The OpenAPI document (functions/api/openapi.ts): in step with docs/openapi.json, complete for
@@ -88,4 +89,21 @@ describe('the OpenAPI document', () => {
     expect(problems.filter((problem) => problem.severity === 'error')).toEqual([]);
     expect(totals.errors).toBe(0);
   }, 60_000);
+
+  it('lets the e2e response checker (test/support/response-contract.ts) tell conforming responses from others', () => {
+    const contract = new ResponseContract(JSON.parse(serializedOpenApi(document)));
+    const job = { jobId: '3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e', robot: 'web-snapshot', status: 'QUEUED', input: {}, attempts: 0, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', artifacts: [] };
+    const notFound = { error: { code: 'JOB_NOT_FOUND', message: 'Job x does not exist' } };
+    expect(contract.check('GET', `/jobs/${job.jobId}`, 200, job)).toBeUndefined();
+    expect(contract.check('GET', '/jobs/x', 404, notFound)).toBeUndefined();
+    expect(contract.check('GET', '/nowhere', 404, { error: { code: 'NOT_FOUND', message: 'No route' } })).toBeUndefined();
+    expect(contract.check('DELETE', '/schedules/7a1c2d3e-5f60-4718-8293-a4b5c6d7e8f9', 204, undefined)).toBeUndefined();
+    expect(contract.check('GET', `/jobs/${job.jobId}`, 200, { ...job, owner: 'someone' })).toMatch(/additional/);
+    expect(contract.check('GET', `/jobs/${job.jobId}`, 200, { ...job, status: 'DONE' })).toMatch(/status/);
+    expect(contract.check('GET', '/jobs?limit=1', 409, notFound)).toMatch(/not documented/);
+    expect(contract.check('GET', '/jobs/x', 404, { message: 'bare' })).toBeDefined();
+    expect(contract.check('GET', '/nowhere', 200, {})).toBeDefined();
+    expect(contract.violations).toHaveLength(5);
+    expect(contract.checked).toBe(9);
+  });
 });
