@@ -144,8 +144,10 @@ const robotListSchema = z.strictObject({
   ),
 });
 
-/** Schemas the responses name, by component name (components.schemas). */
+/** Schemas the responses name, by component name (components.schemas); the ones nested in others become references. */
 export const RESPONSE_SCHEMAS = {
+  // One component for the many timestamps (zod's ISO 8601 pattern is long).
+  DateTime: isoDateTime,
   Error: errorResponseSchema,
   Health: healthSchema,
   RobotList: robotListSchema,
