@@ -28,6 +28,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
+          // Every response the e2e client sees must match docs/openapi.json.
+          setupFiles: ['test/e2e/setup-contract.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // One local stack serves every e2e file; files run one after another against it.

@@ -50,6 +50,8 @@ export interface CredentialDeps {
 
 /** A short name: what a client calls its credential. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** A credential's name as a path parameter (PUT/GET/DELETE /secrets/{name}). */
+export const credentialNameSchema = z.string().regex(NAME);
 /** Secrets Manager tag values hold at most 256 characters; the binding is one tag (see the adapter). */
 export const MAX_BOUND_HOSTS = 8;
 const MAX_OWN_CREDENTIALS = 50;
@@ -61,7 +63,7 @@ const hostSchema = z
   .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$/, 'must be a host name, optionally with :port, such as portal.carrier.example')
   .max(253);
 
-const credentialBodySchema = z.strictObject({
+export const credentialBodySchema = z.strictObject({
   username: z.string().min(1).max(256),
   password: z.string().min(1).max(1024),
   hosts: z
@@ -73,7 +75,7 @@ const credentialBodySchema = z.strictObject({
   fields: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/, 'must be a field name'), z.string().max(1024)).optional(),
 });
 
-const scopeSchema = z.enum(['own', 'shared']).default('own');
+export const scopeSchema = z.enum(['own', 'shared']).default('own');
 
 /** The full secret name of the caller's (or the shared) credential called `name`. */
 function secretNameOf(deps: CredentialDeps, owner: string, scope: CredentialScope, name: string): string {

@@ -39,7 +39,7 @@ export interface SpreadsheetPreview {
 
 const FILE_FIELD = 'file';
 
-const uploadFieldsSchema = z.strictObject({
+export const uploadFieldsSchema = z.strictObject({
   robot: z.string().min(1).max(64),
   input: z
     .string()

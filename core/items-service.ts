@@ -34,7 +34,7 @@ export interface ItemReadDeps {
   links: ArtifactLinks;
 }
 
-const itemsQuerySchema = z.strictObject({
+export const itemsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(50),
   nextToken: z.string().min(1).max(2048).optional(),
   status: z.enum(ITEM_STATUSES).optional(),

@@ -60,11 +60,11 @@ export const submissionSchema = z.strictObject({
   timeoutSeconds: z.number().int().min(MIN_JOB_TIMEOUT_SECONDS).optional(),
 });
 
-const idempotencyKeySchema = z
+export const idempotencyKeySchema = z
   .string()
   .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'Idempotency-Key must be 1-128 characters of A-Z a-z 0-9 . _ : -');
 
-const jobIdSchema = z.uuid();
+export const jobIdSchema = z.uuid();
 
 export async function submitJob(deps: SubmitDeps, caller: Caller, body: unknown, idempotencyKey?: string): Promise<SubmitResult> {
   return queueJob(deps, caller, { owner: caller.sub, ...validateSubmission(deps, body) }, idempotencyKey);
@@ -200,7 +200,7 @@ export async function getJob(deps: ReadDeps, caller: Caller, jobId: string): Pro
   return toJobView(job, urls);
 }
 
-const listQuerySchema = z.strictObject({
+export const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   nextToken: z.string().min(1).max(2048).optional(),
   status: z.enum(JOB_STATUSES).optional(),

@@ -235,7 +235,7 @@ function parseTask(body: string): { jobId?: string; kind: DeadLetterView['task']
   }
 }
 
-const redriveSchema = z.strictObject({
+export const redriveSchema = z.strictObject({
   /** One message; absent moves every dead letter. */
   messageId: z.string().min(1).max(128).regex(/^[A-Za-z0-9-]+$/, 'must be an SQS message id').optional(),
 });

@@ -75,9 +75,9 @@ export interface CreateScheduleDeps extends ScheduleDeps, Pick<SubmitDeps, 'robo
   now?: () => Date;
 }
 
-const scheduleIdSchema = z.uuid();
+export const scheduleIdSchema = z.uuid();
 
-function scheduleSchema(limits: ScheduleLimits) {
+export function scheduleSchema(limits: ScheduleLimits) {
   return z.strictObject({
     name: z.string().trim().min(1).max(100),
     // Checked by validateSubmission, exactly as for POST /jobs.
@@ -142,7 +142,7 @@ export async function getSchedule(store: ScheduleStore, caller: Caller, schedule
   return toScheduleView(await findVisibleSchedule(store, caller, scheduleId), now);
 }
 
-const listQuerySchema = z.strictObject({
+export const listQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   nextToken: z.string().min(1).max(2048).optional(),
 });

@@ -72,6 +72,12 @@ const STAGE_NAME = 'v1';
 /** Machine clients call every authorized route below this path (see docs/deploy.md). */
 export const MACHINE_PATH_PREFIX = '/machine';
 
+/** Why each route without authorization may be public (cdk-nag acknowledgements, docs/deploy.md). */
+const PUBLIC_ROUTE_REASONS: Record<string, string> = {
+  Health: 'Health check for monitors; it returns no data and calls nothing.',
+  OpenApi: 'The API contract (OpenAPI document) for client developers; it returns a static document and calls nothing.',
+};
+
 /** Request headers the console sends cross-origin. */
 const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key'];
 
@@ -291,15 +297,16 @@ export class Api extends Construct {
     }
   }
 
-  /** The health check and CORS preflights are the only methods without authorization. */
+  /** The public routes (health check, OpenAPI document) and CORS preflights are the only methods without authorization. */
   private acknowledgeUnauthenticatedMethods(): void {
     for (const method of this.restApi.methods) {
       const isPreflight = method.httpMethod === 'OPTIONS';
-      const isHealth = API_ROUTES.some((route) => !route.authorized && route.method === method.httpMethod && route.path === method.resource.path);
-      if (!isPreflight && !isHealth) continue;
+      const publicRoute = API_ROUTES.find((route) => !route.authorized && route.method === method.httpMethod && route.path === method.resource.path);
+      if (!isPreflight && !publicRoute) continue;
       const reason = isPreflight
         ? 'CORS preflight: browsers send OPTIONS without credentials; its mock integration only returns CORS headers.'
-        : 'Health check for monitors; it returns no data and calls nothing.';
+        : PUBLIC_ROUTE_REASONS[publicRoute!.id];
+      if (!reason) throw new Error(`Route ${publicRoute!.id} is public: say why in PUBLIC_ROUTE_REASONS`);
       acknowledge(method, 'AwsSolutions-APIG4', reason);
       acknowledge(method, 'AwsSolutions-COG4', reason);
     }

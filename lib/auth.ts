@@ -16,6 +16,10 @@ export const CLIENTS_GROUP = 'clients';
 /** Identifier of the resource server whose scopes machine clients are granted. */
 export const RESOURCE_SERVER_ID = 'roboport';
 
+/** The machine clients' scopes: GET routes need `read`, every other method `write` (lib/api.ts, the OpenAPI document). */
+const MACHINE_SCOPE_NAMES = { read: 'jobs.read', write: 'jobs.write' } as const;
+export const MACHINE_SCOPES = { read: `${RESOURCE_SERVER_ID}/${MACHINE_SCOPE_NAMES.read}`, write: `${RESOURCE_SERVER_ID}/${MACHINE_SCOPE_NAMES.write}` } as const;
+
 /**
  * Cognito sign-in. People are created by an administrator (never self-registered), sign in
  * with email and password (SRP, or USER_PASSWORD_AUTH for the CLI) and may add a TOTP second
@@ -73,14 +77,14 @@ export class Auth extends Construct {
       refreshTokenValidity: Duration.days(30),
     });
 
-    const read = new cognito.ResourceServerScope({ scopeName: 'jobs.read', scopeDescription: 'Read jobs, items and artifacts' });
-    const write = new cognito.ResourceServerScope({ scopeName: 'jobs.write', scopeDescription: 'Submit, cancel and retry jobs' });
+    const read = new cognito.ResourceServerScope({ scopeName: MACHINE_SCOPE_NAMES.read, scopeDescription: 'Read jobs, items and artifacts' });
+    const write = new cognito.ResourceServerScope({ scopeName: MACHINE_SCOPE_NAMES.write, scopeDescription: 'Submit, cancel and retry jobs' });
     const resourceServer = this.userPool.addResourceServer('ResourceServer', {
       identifier: RESOURCE_SERVER_ID,
       userPoolResourceServerName: 'Roboport API',
       scopes: [read, write],
     });
-    this.scopes = { read: `${RESOURCE_SERVER_ID}/${read.scopeName}`, write: `${RESOURCE_SERVER_ID}/${write.scopeName}` };
+    this.scopes = MACHINE_SCOPES;
     this.machineClient = this.userPool.addClient('MachineClient', {
       generateSecret: true,
       authFlows: {},

@@ -13,7 +13,7 @@ export interface ApiRoute {
   /** API Gateway resource path, with `{param}` placeholders. */
   path: string;
   entry: string;
-  /** false only for the health check: every other route requires a valid Cognito token. */
+  /** false only for the health check and the OpenAPI document: every other route requires a valid Cognito token. */
   authorized: boolean;
   /** Only members of the admins group may call it: everyone else gets 403 (the handler checks). */
   adminOnly?: true;
@@ -53,6 +53,8 @@ export interface ApiRoute {
 
 export const API_ROUTES: readonly ApiRoute[] = [
   { id: 'Health', method: 'GET', path: '/health', entry: 'functions/api/health.ts', authorized: false, access: {} },
+  // Public: the OpenAPI document (docs/openapi.json, generated from this table by `npm run openapi`).
+  { id: 'OpenApi', method: 'GET', path: '/openapi.json', entry: 'functions/api/get-openapi.ts', authorized: false, access: {} },
   { id: 'ListRobots', method: 'GET', path: '/robots', entry: 'functions/api/list-robots.ts', authorized: true, access: {} },
   {
     id: 'SubmitJob',

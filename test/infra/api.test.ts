@@ -96,12 +96,12 @@ describe('Api', () => {
     expect(machineRoutes.sort()).toEqual(authorized.map((route) => `${route.method} ${MACHINE_PATH_PREFIX}${route.path}`).sort());
   });
 
-  it('requires the Cognito authorizer on every method except GET /health and CORS preflights', () => {
+  it('requires the Cognito authorizer on every method except GET /health, GET /openapi.json and CORS preflights', () => {
     const authorizerId = Object.keys(template.findResources('AWS::ApiGateway::Authorizer', { Properties: { Type: 'COGNITO_USER_POOLS' } }));
     expect(authorizerId).toHaveLength(1);
     for (const method of methods()) {
       const route = routeOf(method);
-      if (route === 'GET /health' || isPreflight(method)) {
+      if (route === 'GET /health' || route === 'GET /openapi.json' || isPreflight(method)) {
         expect(method.Properties.AuthorizationType, route).toBe('NONE');
         expect(method.Properties.Integration.Type, route).toBe(isPreflight(method) ? 'MOCK' : 'AWS_PROXY');
       } else {
@@ -109,6 +109,15 @@ describe('Api', () => {
         expect(method.Properties.AuthorizerId, route).toEqual({ Ref: authorizerId[0] });
       }
     }
+  });
+
+  it('serves the OpenAPI document publicly at GET /openapi.json from a function that reads no data', () => {
+    const method = methodOf('GET /openapi.json');
+    expect(method.Properties.AuthorizationType).toBe('NONE');
+    expect(method.Properties.Integration.Type).toBe('AWS_PROXY');
+    expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(logicalIdOf(api.routeFunctions.get('OpenApi')!));
+    expect(methods().some((candidate) => routeOf(candidate) === `GET ${MACHINE_PATH_PREFIX}/openapi.json`)).toBe(false);
+    expect(actionsOfRoute('OpenApi').filter((action) => !action.startsWith('xray:') && !action.startsWith('logs:'))).toEqual([]);
   });
 
   it('lets machine methods accept only access tokens with the route scope, plus an API key', () => {

@@ -9,8 +9,12 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { pollUntil } from '../../local/emulators/poll';
 import { LOCAL_USERS } from '../../local/local-users';
 import type { LocalOutputs } from '../../local/stack';
+import { responseContract } from './response-contract';
 
-/** A client of the running local stack: Cognito sign-in and JSON calls to the API. */
+/**
+ * A client of the running local stack: Cognito sign-in and JSON calls to the API. Every API
+ * response is checked against the OpenAPI document (response-contract.ts).
+ */
 export class LocalClient {
   private readonly cognito: CognitoIdentityProviderClient;
   private readonly sfn: SFNClient;
@@ -56,7 +60,7 @@ export class LocalClient {
       },
       ...(options.body === undefined ? {} : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
     });
-    return parsed(response);
+    return checked(method, path, await parsed(response));
   }
 
   /** A multipart/form-data POST (a spreadsheet upload), built with the fetch FormData. */
@@ -65,7 +69,7 @@ export class LocalClient {
     for (const [name, value] of Object.entries(options.fields)) form.append(name, value);
     form.append('file', new Blob([new Uint8Array(options.file.bytes)]), options.file.filename);
     const response = await fetch(`${this.outputs.ApiUrl}${path}`, { method: 'POST', headers: { authorization: `Bearer ${options.token}`, ...options.headers }, body: form });
-    return parsed(response);
+    return checked('POST', path, await parsed(response));
   }
 
   /** Waits until the job's workflow execution has ended (DescribeExecution on the local endpoint); returns its status. */
@@ -91,6 +95,11 @@ export class LocalClient {
       throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}`);
     });
   }
+}
+
+function checked<T extends { status: number; body: unknown }>(method: string, path: string, response: T): T {
+  responseContract.check(method, path, response.status, response.body);
+  return response;
 }
 
 async function parsed(response: Response) {
