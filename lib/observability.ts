@@ -31,6 +31,8 @@ export interface ObservabilityProps {
   readonly fleetAtMaxFor: Duration;
 }
 
+/** CloudWatch takes at most 10 metrics in one alarm's math expression. */
+const METRICS_PER_ALARM = 10;
 const FIVE_MINUTES = Duration.minutes(5);
 const ONE_MINUTE = Duration.minutes(1);
 
@@ -93,10 +95,23 @@ export class Observability extends Construct {
       threshold: props.maxTasks,
       evaluationPeriods: fleetAtMaxMinutes,
     });
-    for (const fn of props.functions) {
-      const name = fn.node.id.replace(/Function$/, '');
-      this.alarm(`${name}Errors`, `Lambda ${name} failed`, { metric: fn.metricErrors({ period: FIVE_MINUTES }), threshold: 1 });
-      this.alarm(`${name}Throttles`, `Lambda ${name} was throttled`, { metric: fn.metricThrottles({ period: FIVE_MINUTES }), threshold: 1 });
+    // One alarm per group of functions, not per function: a stack holds at most 500 resources, and
+    // two alarms for each of ~35 functions took 70 of them. Each alarm sums its group's metrics.
+    for (let start = 0, part = 1; start < props.functions.length; start += METRICS_PER_ALARM, part++) {
+      const group = props.functions.slice(start, start + METRICS_PER_ALARM);
+      const names = group.map((fn) => fn.node.id.replace(/Function$/, '')).join(', ');
+      const sum = (label: string, metricOf: (fn: lambda.IFunction) => cloudwatch.IMetric) =>
+        new cloudwatch.MathExpression({
+          expression: `SUM([${group.map((_, index) => `m${index}`).join(', ')}])`,
+          usingMetrics: Object.fromEntries(group.map((fn, index) => [`m${index}`, metricOf(fn)])),
+          period: FIVE_MINUTES,
+          label,
+        });
+      this.alarm(`LambdaErrors${part}`, `Lambda ${names} failed`, { metric: sum('Errors', (fn) => fn.metricErrors({ period: FIVE_MINUTES })), threshold: 1 });
+      this.alarm(`LambdaThrottles${part}`, `Lambda ${names} was throttled`, {
+        metric: sum('Throttles', (fn) => fn.metricThrottles({ period: FIVE_MINUTES })),
+        threshold: 1,
+      });
     }
 
     this.dashboard = this.createDashboard(props);

@@ -134,9 +134,19 @@ describe.each(['dev', 'prod'] as const)('RoboportStack %s', (stage) => {
       Threshold: config.fleet.maxTasks,
       EvaluationPeriods: config.alarms.fleetAtMaxMinutes,
     });
+    // Grouped, at most 10 functions an alarm (CloudWatch's limit of metrics in one alarm), each function in one group.
     const functions = Object.keys(templates[stage].findResources('AWS::Lambda::Function')).filter((id) => !isCdkProvider(id));
-    expect(alarm(/^Lambda .* failed$/)).toHaveLength(functions.length);
-    expect(alarm(/^Lambda .* was throttled$/)).toHaveLength(functions.length);
+    for (const [kind, metricName] of [['failed', 'Errors'], ['was throttled', 'Throttles']] as const) {
+      const groups = alarm(new RegExp(`^Lambda .* ${kind}$`));
+      const named = groups.flatMap((a) => (a.AlarmDescription as string).replace(/^Lambda /, '').replace(` ${kind}`, '').split(', '));
+      expect(named, kind).toHaveLength(functions.length);
+      expect(new Set(named).size, kind).toBe(functions.length);
+      for (const group of groups) {
+        const metrics = (group.Metrics as Array<{ MetricStat?: { Metric: { MetricName: string } } }>).filter((query) => query.MetricStat);
+        expect(metrics.length).toBeLessThanOrEqual(10);
+        expect(metrics.every((query) => query.MetricStat?.Metric.MetricName === metricName)).toBe(true);
+      }
+    }
   });
 
   it('has a dashboard of the job path', () => {

@@ -152,7 +152,7 @@ describe('POD download', () => {
     for (const invoice of ['111111', '222222', '111111']) expect((await get(portal, `/pod/${invoice}.pdf`, cookie)).status).toBe(200);
     await get(portal, '/search?invoice=111111', cookie);
 
-    const expected = { logins: 1, searches: 1, downloads: { '111111': 2, '222222': 1 }, totalDownloads: 3 };
+    const expected = { logins: 1, rejectedLogins: 0, searches: 1, downloads: { '111111': 2, '222222': 1 }, totalDownloads: 3 };
     expect(portal.stats()).toEqual(expected);
     expect(await (await admin('/__admin/stats')).json()).toEqual(expected);
 
