@@ -10,7 +10,9 @@ import { renderPdf } from './pdf';
  * freight-pod-download robot automates. Served by the local stack, tests and benchmarks.
  *
  * Data rule: every invoice number of 6 to 12 digits exists, except those starting with 404, which
- * are unknown; anything else (letters, other lengths) is unknown too. Customer, delivery date and
+ * are unknown; anything else (letters, other lengths) is unknown too. Invoices starting with 503
+ * exist, but their search always answers 503 (a record the portal's back end cannot serve: a
+ * technical failure however often it is retried). Customer, delivery date and
  * receiver are derived from the number, so the same invoice always gives the same page and the
  * same PDF bytes (same sha256).
  *
@@ -93,6 +95,9 @@ const CUSTOMERS = ['Acme Industrial Ltda', 'Blue Harbor Foods', 'Cordoba Textile
 const RECEIVERS = ['A. Souza', 'B. Lindqvist', 'C. Okafor', 'D. Moreau', 'E. Tanaka', 'F. Ribeiro'];
 const FIRST_DELIVERY_DAY = Date.UTC(2025, 0, 1);
 const DAY_MS = 86_400_000;
+
+/** Invoices whose search always fails technically (see the file header). */
+const UNSERVABLE_INVOICE = /^503\d{3,9}$/;
 
 /** The portal's data rule (see the file header); undefined for an unknown invoice. */
 export function findInvoice(invoice: string): InvoiceRecord | undefined {
@@ -209,6 +214,10 @@ export async function startFreightPortal(options: FreightPortalOptions): Promise
       return;
     }
     stats.searches++;
+    if (UNSERVABLE_INVOICE.test(query)) {
+      send(response, 503, { ...HTML, 'retry-after': '1' }, page('Service unavailable', '<p>This record cannot be shown right now.</p>'));
+      return;
+    }
     const record = findInvoice(query);
     send(response, 200, HTML, searchPage(query, record ? resultHtml(record) : `<p id="not-found">Invoice ${escapeHtml(query)} not found</p>`));
   }

@@ -56,10 +56,11 @@ describe('secrets never stored', () => {
     const portalHost = new URL(outputs.PortalUrl).host;
     expect((await client.api('PUT', '/secrets/scan-portal', { token: alice, body: { ...account, hosts: [portalHost] } })).status).toBe(201);
 
-    // Unknown invoices leave failed items with screenshot, HTML and trace; one job uses the shared credentials.
+    // Unknown invoices leave failed items with screenshot and HTML; a 503… invoice fails technically after
+    // retries, whose traces are kept with it; one job uses the shared credentials.
     const jobs = await Promise.all(
       ['scan-portal', 'shared/freight-portal'].map(async (credentialsSecret, index) => {
-        const invoices = [`77${index}0001`, `404${index}00002`, `77${index}0003`, `404${index}00004`];
+        const invoices = [`77${index}0001`, `404${index}00002`, `77${index}0003`, `503${index}00004`];
         const submitted = await client.api('POST', '/jobs', { token: alice, body: { robot: 'freight-pod-download', input: { portalUrl: outputs.PortalUrl, credentialsSecret, invoices } } });
         expect(submitted.status).toBe(202);
         return client.waitForJob(alice, submitted.body.jobId, isTerminal, 180_000);

@@ -147,6 +147,15 @@ describe('POD download', () => {
     expect(portal.stats().totalDownloads).toBe(0);
   });
 
+  it('answers 503 with Retry-After for an invoice starting with 503, every time', async () => {
+    const cookie = await login();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const response = await get(portal, '/search?invoice=503000001', cookie);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('1');
+    }
+  });
+
   it('counts downloads per invoice in the stats, over HTTP too, until reset', async () => {
     const cookie = await login();
     for (const invoice of ['111111', '222222', '111111']) expect((await get(portal, `/pod/${invoice}.pdf`, cookie)).status).toBe(200);
