@@ -7,6 +7,7 @@ import { ENV } from '../core/env-names';
 import { LOCAL_USERS } from './local-users';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from './stack';
 import { buildWorkerImage, type WorkerImage } from './worker-image';
+import { readableTerminal } from './readable-logs';
 import { superviseWorker } from './worker-supervisor';
 
 const USAGE = `Usage: npm start -- [options]
@@ -74,6 +75,9 @@ function workerCount(raw: string): number {
 
 async function main(): Promise<void> {
   const workers = workerCount(flags.workers);
+  // A person at a terminal reads lines, not JSON; pipes (tests, log shippers) keep the JSON.
+  const terminal = process.stdout.isTTY ? process.stdout : undefined;
+  if (terminal) readableTerminal(terminal);
   const startedAt = performance.now();
   const dataDir = path.resolve(flags['data-dir']);
   if (flags.fresh) rmSync(dataDir, { recursive: true, force: true });
@@ -92,6 +96,7 @@ async function main(): Promise<void> {
       env: stack.env,
       ...(image ? { command: image } : {}),
       ...(flags['worker-restart-max-ms'] ? { maxRestartDelayMs: Number(flags['worker-restart-max-ms']) } : {}),
+      ...(terminal ? { output: terminal } : {}),
       onStart: (pid) => {
         pids[index] = pid;
         writeFileSync(path.join(dataDir, 'worker.pid'), pids.join('\n'));

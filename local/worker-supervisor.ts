@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { pipeLines } from './readable-logs';
 
 /**
  * Runs the robot worker as its own process, as Fargate would, and restarts it when it dies
@@ -15,6 +16,8 @@ export interface WorkerSupervisorOptions {
   /** Called with each new worker's pid (tests kill it; start.ts records it). */
   onStart?: (pid: number) => void;
   log?: (line: string) => void;
+  /** Where the worker's output goes, line by line; default: the supervisor's own stdout and stderr, as they are. */
+  output?: NodeJS.WriteStream;
 }
 
 export interface WorkerCommand {
@@ -49,8 +52,12 @@ export function superviseWorker(options: WorkerSupervisorOptions): WorkerSupervi
     child = spawn(worker.command, worker.args, {
       cwd: worker.cwd,
       env: { ...process.env, ...worker.env, ...options.env },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', options.output ? 'pipe' : 'inherit', options.output ? 'pipe' : 'inherit'],
     });
+    if (options.output && child.stdout && child.stderr) {
+      pipeLines(child.stdout, options.output);
+      pipeLines(child.stderr, options.output);
+    }
     if (child.pid) options.onStart?.(child.pid);
     child.once('exit', (code, signal) => {
       child = undefined;
