@@ -15,7 +15,8 @@ const chaosLarge = process.env.CHAOS_SCALE === 'large';
 
 export default defineConfig({
   test: {
-    env: { POWERTOOLS_METRICS_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // As local/quiet-sdk-notices.ts does for the entry points: tests that start cognito-local (SDK v2) themselves.
+    env: { POWERTOOLS_METRICS_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE: '1' },
     projects: [
       // Unit tests wait on real conditions with bounds of up to 15 s (worker tests); under the load of the
       // other projects on 2 cores the default 5 s cut them short.
