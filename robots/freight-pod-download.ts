@@ -4,7 +4,7 @@ import { listEnv } from '../core/config';
 import { staticEgressViolation } from '../core/egress-guard';
 import { ENV } from '../core/env-names';
 import { businessError, sessionEnded, technicalError, type ItemRobot, type JobSummary, type RobotContext } from '../core/robot';
-import { clickToDownload, clickToNavigate, httpStatusFailure, navigate } from './navigation';
+import { clickToDownload, clickToNavigate, httpStatusFailure, loadPage, navigate, withPageLoadRetries } from './navigation';
 
 /**
  * Logs in to a freight carrier's portal and downloads the proof of delivery (POD) PDF of each
@@ -74,7 +74,8 @@ export const freightPodDownload: ItemRobot<FreightPodInput> = {
   pagesPerSession: 4,
 
   async processItem(context, { key: invoice }, input) {
-    const download = await openPod(context.page, input.portalUrl, invoice);
+    // The search and the click that downloads are tried again together: a 503 may answer either.
+    const download = await withPageLoadRetries(context.page, () => openPod(context.page, input.portalUrl, invoice));
     const body = await readDownload(download);
     if (!Buffer.from(body.subarray(0, PDF_MAGIC.length)).toString('latin1').startsWith(PDF_MAGIC)) {
       throw technicalError('POD_NOT_PDF', `The POD of invoice ${invoice} is not a PDF (${download.suggestedFilename()})`);
@@ -104,10 +105,10 @@ async function logIn({ page, credentials }: RobotContext, { portalUrl, credentia
   if (await showsLoginForm(page)) throw technicalError('LOGIN_FAILED', 'The portal showed the login form again after signing in');
 }
 
-/** Searches the invoice and clicks its POD link; a business error when the portal does not know it. */
+/** Searches the invoice and clicks its POD link (one try: the caller retries); a business error when the portal does not know it. */
 async function openPod(page: Page, portalUrl: string, invoice: string): Promise<Download> {
   const searchUrl = new URL(`/search?${new URLSearchParams({ invoice })}`, portalUrl).href;
-  await navigate(page, searchUrl, { timeoutMs: STEP_TIMEOUT_MS });
+  await loadPage(page, searchUrl, { timeoutMs: STEP_TIMEOUT_MS });
   if (await showsLoginForm(page)) throw sessionEnded();
   if (await page.locator('#not-found').count()) throw businessError('UNKNOWN_INVOICE', `The portal does not know invoice ${invoice}`);
   const link = page.locator('a#pod-download');

@@ -17,30 +17,41 @@ export interface NavigationOptions {
 
 /**
  * page.goto until `load`, throwing a RobotError for refusals, timeouts and HTTP error statuses.
- * A load that fails technically (5xx, 429, timeout, connection reset) is tried again with the
- * page-load policy of core/page-retry.ts, honouring the portal's Retry-After.
+ * A load that fails technically (5xx, 429, timeout, connection reset) is tried again
+ * (withPageLoadRetries).
  */
-export async function navigate(page: Page, url: string, { timeoutMs }: NavigationOptions): Promise<Response | null> {
-  return withRetries(
-    async () => {
-      let response: Response | null;
-      try {
-        response = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
-      } catch (error) {
-        throw navigationFailure(url, error, timeoutMs);
-      }
-      if (response && response.status() >= 400) throw httpStatusFailure(url, response.status(), response.headers()['retry-after']);
-      return response;
-    },
-    // The wait ends (rejects) when the page closes: an aborted attempt does not sit out a backoff.
-    { policy: PAGE_LOAD_RETRY, isRetryable: isRetryableLoad, sleep: (ms) => page.waitForTimeout(ms) },
-  );
+export async function navigate(page: Page, url: string, options: NavigationOptions): Promise<Response | null> {
+  return withPageLoadRetries(page, () => loadPage(page, url, options));
+}
+
+/** One try of navigate(), for steps that retry a whole sequence of loads (withPageLoadRetries). */
+export async function loadPage(page: Page, url: string, { timeoutMs }: NavigationOptions): Promise<Response | null> {
+  let response: Response | null;
+  try {
+    response = await page.goto(url, { waitUntil: 'load', timeout: timeoutMs });
+  } catch (error) {
+    throw navigationFailure(url, error, timeoutMs);
+  }
+  if (response && response.status() >= 400) throw httpStatusFailure(url, response.status(), response.headers()['retry-after']);
+  return response;
+}
+
+/**
+ * Runs a step of page loads (a navigation; a search and the click that downloads its file) again
+ * while it fails as a load that may pass on a later try, with the page-load policy of
+ * core/page-retry.ts, honouring the portal's Retry-After. Anything else (a business error, the
+ * portal's login page, an unreadable result) is the caller's to handle at once.
+ */
+export function withPageLoadRetries<T>(page: Page, step: () => Promise<T>): Promise<T> {
+  // The wait ends (rejects) when the page closes: an aborted attempt does not sit out a backoff.
+  return withRetries(step, { policy: PAGE_LOAD_RETRY, isRetryable: isRetryableLoad, sleep: (ms) => page.waitForTimeout(ms) });
 }
 
 /** Timeouts, 5xx/429 answers and transient network errors; not a closed page or a refused destination. */
 function isRetryableLoad(error: unknown): boolean {
   if (!(error instanceof RobotError) || error.type !== 'TECHNICAL') return false;
-  return error.code !== 'NAVIGATION_FAILED' || isTransientNetworkError(error.message);
+  if (error.code === 'NAVIGATION_FAILED') return isTransientNetworkError(error.message);
+  return error.code === 'PAGE_UNAVAILABLE' || error.code === 'NAVIGATION_TIMEOUT';
 }
 
 /**
