@@ -5,12 +5,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ENV } from '../core/env-names';
 import { WorkerBrowser, type WorkerBrowserOptions } from '../runtime/browser';
-import { findInvoice, proofOfDeliveryPdf, startFreightPortal, type FreightPortal, type PortalStats } from '../sandbox/freight-portal';
+import { findInvoice, proofOfDeliveryPdf, startFreightPortal, type PortalStats } from '../sandbox/freight-portal';
 import { LocalClient } from '../test/support/local-client';
 import { startStackProcess, type StackProcess } from '../test/support/stack-process';
 import { crawlPods } from './crawlee-peer';
 import { fetchPods } from './plain-fetch';
-import { assertPod } from './pod-check';
 import { ProcessTreeMemory } from './process-tree-memory';
 import { BrowserPerJob, WorkerHarness, type PortalTarget } from './worker-harness';
 
@@ -77,9 +76,7 @@ interface Run {
   attempts?: number;
 }
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
 const CREDENTIALS = { username: 'bench-robot', password: 'Bench-Portal-Passw0rd' };
-const POLL_MS = 1_000;
 /** The sequential mode: the whole job in one chunk on one page, as before the fan-out. */
 const SEQUENTIAL = { [ENV.jobChunkSize]: '5000', [ENV.robotPagesPerSession]: '1' };
 

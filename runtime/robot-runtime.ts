@@ -167,7 +167,7 @@ async function chunkItems<Input>({ robot, input, job, deps }: ItemsRun<Input>, c
  * any other sessions; a chunk delivered again takes its own slot back at once.
  */
 async function workOnItems<Input>(run: ItemsRun<Input>, planned: PlannedItems, chunkIndex?: number): Promise<void> {
-  const { robot, input, job, deps, attempt, context, files } = run;
+  const { robot, input, job, deps, attempt } = run;
   deps.log.info('items.planned', { total: planned.all, todo: planned.todo.length, ...(chunkIndex === undefined ? {} : { chunk: chunkIndex }) });
   if (planned.todo.length === 0) return;
   const holder = chunkIndex === undefined ? job.jobId : `${job.jobId}#${chunkIndex}`;

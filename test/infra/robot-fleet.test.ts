@@ -5,7 +5,7 @@ import type { Data } from '../../lib/data';
 import { RobotFleet } from '../../lib/robot-fleet';
 import type { Workflow } from '../../lib/workflow';
 import { PORTAL_SESSION_PURPOSE, PORTAL_SESSIONS_TABLE } from '../../core/table-schema';
-import { allowedActionsOf, dataAndWorkflow, functionDefaults, logicalIdOf, REPO_ROOT, sessionKeyStatements, stageConfig, statementsOf } from './support/cdk';
+import { allowedActionsOf, dataAndWorkflow, logicalIdOf, REPO_ROOT, sessionKeyStatements, stageConfig, statementsOf } from './support/cdk';
 
 const config = stageConfig('prod');
 let fleet: RobotFleet;
